@@ -1,0 +1,95 @@
+package merkle
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+var fuzzFixture *fixture
+
+func fuzzSeeds(f *testing.F) *fixture {
+	if fuzzFixture == nil {
+		fuzzFixture = newFixture(f, 61, 8)
+	}
+	fx := fuzzFixture
+	id := fx.anyID()
+	absent, _ := ProveContract(fx.state, ContractID{1, 2, 3})
+	contract, _ := ProveContract(fx.state, id)
+	for _, p := range []Proof{fx.proveRange(f, id, 0, PageSize), fx.proveRange(f, id, 4095, 2), contract, absent} {
+		bin, _ := p.MarshalBinary()
+		f.Add(bin)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{1, 1})
+	f.Add([]byte{1, 3, 0})
+	return fx
+}
+
+// FuzzDecodeProof: decoding never panics, accepts only canonical input,
+// and whatever verifies against the fixture's root states a true fact.
+func FuzzDecodeProof(f *testing.F) {
+	fx := fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := DecodeProof(data)
+		if err != nil {
+			return
+		}
+		again, err := p.MarshalBinary()
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("decoded proof re-encodes differently (%v)", err)
+		}
+		js, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeProofJSON(js); err != nil {
+			t.Fatalf("JSON form of a valid proof rejected: %v", err)
+		}
+		got, err := Verify(fx.root, p)
+		if err != nil {
+			return
+		}
+		checkTrue(t, fx, got)
+	})
+}
+
+// FuzzDecodeProofJSON: the JSON decoder never panics and agrees with the
+// binary one.
+func FuzzDecodeProofJSON(f *testing.F) {
+	fx := fuzzSeeds(f)
+	id := fx.anyID()
+	for _, p := range []Proof{fx.proveRange(f, id, 10, 100)} {
+		js, _ := json.Marshal(p)
+		f.Add(js)
+	}
+	f.Add([]byte(`{"version":1,"kind":"absence","id":"00","state_path":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := DecodeProofJSON(data)
+		if err != nil {
+			return
+		}
+		if got, err := Verify(fx.root, p); err == nil {
+			checkTrue(t, fx, got)
+		}
+	})
+}
+
+func checkTrue(t *testing.T, fx *fixture, got *Proven) {
+	t.Helper()
+	l, present := fx.leaves[got.ID]
+	switch got.Kind {
+	case KindAbsence:
+		if present {
+			t.Fatalf("proved %s absent, but it is present", got.ID)
+		}
+	case KindContract:
+		if !present || got.Leaf != l {
+			t.Fatalf("proved a false leaf for %s", got.ID)
+		}
+	case KindRange:
+		if !present || !bytes.Equal(got.Data, fx.memBytes(got.ID, got.Offset, uint64(len(got.Data)))) {
+			t.Fatalf("proved false bytes for %s at %d", got.ID, got.Offset)
+		}
+	}
+}

@@ -1,0 +1,29 @@
+package merkle
+
+// PageSize is the size in bytes of a page of linear memory, the unit that is
+// hashed, stored, tracked for writes and proven. It equals the granularity at
+// which the OS reports written pages; see SPEC.md §2 for the measurements
+// behind the choice.
+const PageSize = 4096
+
+// PageShift is log2(PageSize).
+const PageShift = 12
+
+// MemoryTreeHeight is the height of every memory tree: 2^30 leaves of
+// PageSize bytes cover 4 TiB, enough for a full wasm32 memory and for the
+// largest wasm64 memory wasmstate stores.
+const MemoryTreeHeight = 30
+
+// MaxPages is the number of leaves of a memory tree.
+const MaxPages = uint64(1) << MemoryTreeHeight
+
+// MaxMemoryBytes is the largest memory length a contract leaf may carry.
+const MaxMemoryBytes = MaxPages * PageSize
+
+// StateTreeHeight is the maximal depth of the state tree: one level per bit
+// of a state key.
+const StateTreeHeight = 256
+
+// MaxProofRange is the largest byte range one range proof may prove (16 MiB).
+// It bounds what a verifier allocates for a proof it is handed.
+const MaxProofRange = 16 << 20

@@ -1,0 +1,251 @@
+package merkle
+
+import "fmt"
+
+// MemTree is the Merkle tree over one contract's memory: a complete binary
+// tree of height MemoryTreeHeight whose leaf i is the hash of page i.
+//
+// It loads nodes from its Source lazily, keeps the nodes it touched in
+// memory, and rehashes on Root only the union of the paths of pages set
+// since the last Root: every such node once. Empty subtrees are not stored
+// and not allocated; their hashes come from EmptyMemory.
+//
+// A MemTree is not safe for concurrent use.
+type MemTree struct {
+	root *mnode
+	src  Source
+	err  error // first resolution error; sticky, since the tree is then incomplete
+}
+
+// mnode is a node of a MemTree. A nil child is an empty subtree. A node
+// with resolved == false stands for a stored subtree known only by hash.
+type mnode struct {
+	hash        Hash
+	left, right *mnode
+	resolved    bool
+	dirty       bool // hash is stale: a page below was set since the last Root
+	unsaved     bool // hash not yet handed to a Sink
+}
+
+// NewMemTree returns the memory tree with the given root, reading nodes from
+// src as needed. EmptyMemoryRoot() gives an empty tree; src may then be nil.
+func NewMemTree(root Hash, src Source) *MemTree {
+	return &MemTree{root: &mnode{hash: root, resolved: root == emptyMemory[MemoryTreeHeight]}, src: src}
+}
+
+// resolve loads the children of n, an inner node at height h.
+func (t *MemTree) resolve(n *mnode, h int) error {
+	if n.resolved {
+		return nil
+	}
+	if n.hash == emptyMemory[h] {
+		n.resolved = true
+		return nil
+	}
+	if t.src == nil {
+		return &MissingNodeError{Hash: n.hash}
+	}
+	l, r, err := t.src.MemoryNode(n.hash)
+	if err != nil {
+		return &MissingNodeError{Hash: n.hash, Err: err}
+	}
+	if l != emptyMemory[h-1] {
+		n.left = &mnode{hash: l, resolved: h == 1}
+	}
+	if r != emptyMemory[h-1] {
+		n.right = &mnode{hash: r, resolved: h == 1}
+	}
+	n.resolved = true
+	return nil
+}
+
+func checkPage(index uint64) error {
+	if index >= MaxPages {
+		return fmt.Errorf("%w: page %d (a memory tree has %d pages)", ErrOutOfRange, index, MaxPages)
+	}
+	return nil
+}
+
+// Page returns the hash of page index (EmptyPageHash for a zero page).
+func (t *MemTree) Page(index uint64) (Hash, error) {
+	if err := checkPage(index); err != nil {
+		return Hash{}, err
+	}
+	n := t.root
+	for h := MemoryTreeHeight; h > 0; h-- {
+		if err := t.resolve(n, h); err != nil {
+			return Hash{}, err
+		}
+		if index>>(h-1)&1 == 0 {
+			n = n.left
+		} else {
+			n = n.right
+		}
+		if n == nil {
+			return emptyMemory[0], nil
+		}
+	}
+	return n.hash, nil
+}
+
+// SetPage sets the hash of page index. Setting EmptyPageHash clears it.
+// The new root is computed by the next Root.
+func (t *MemTree) SetPage(index uint64, page Hash) error {
+	if err := checkPage(index); err != nil {
+		return err
+	}
+	if t.err != nil {
+		return t.err
+	}
+	n := t.root
+	for h := MemoryTreeHeight; h > 0; h-- {
+		if err := t.resolve(n, h); err != nil {
+			t.err = err
+			return err
+		}
+		n.dirty, n.unsaved = true, true
+		next := &n.left
+		if index>>(h-1)&1 == 1 {
+			next = &n.right
+		}
+		if *next == nil {
+			*next = &mnode{hash: emptyMemory[h-1], resolved: true}
+		}
+		n = *next
+	}
+	n.hash, n.unsaved = page, true
+	return nil
+}
+
+// Root returns the root hash, rehashing the paths of pages set since the
+// previous call.
+func (t *MemTree) Root() Hash {
+	return rehashMemory(t.root, MemoryTreeHeight)
+}
+
+func rehashMemory(n *mnode, h int) Hash {
+	if n == nil {
+		return emptyMemory[h]
+	}
+	if !n.dirty {
+		return n.hash
+	}
+	n.hash = DomainMemoryNode.Sum2(rehashMemory(n.left, h-1), rehashMemory(n.right, h-1))
+	n.dirty = false
+	return n.hash
+}
+
+// Commit computes the root and hands every inner node created since the
+// previous Commit to sink (empty subtrees excepted), then returns the root.
+// Pages themselves are the caller's to store.
+func (t *MemTree) Commit(sink Sink) (Hash, error) {
+	if t.err != nil {
+		return Hash{}, t.err
+	}
+	root := t.Root()
+	commitMemory(t.root, MemoryTreeHeight, sink)
+	return root, nil
+}
+
+func commitMemory(n *mnode, h int, sink Sink) {
+	if n == nil || !n.unsaved {
+		return
+	}
+	n.unsaved = false
+	if h == 0 {
+		return
+	}
+	commitMemory(n.left, h-1, sink)
+	commitMemory(n.right, h-1, sink)
+	if n.hash != emptyMemory[h] {
+		sink.PutMemoryNode(n.hash, childHash(n.left, h-1), childHash(n.right, h-1))
+	}
+}
+
+func childHash(n *mnode, h int) Hash {
+	if n == nil {
+		return emptyMemory[h]
+	}
+	return n.hash
+}
+
+// ForEachPage calls fn for every page whose hash is not EmptyPageHash, in
+// ascending index order, loading nodes as needed. It stops at the first
+// error fn returns.
+func (t *MemTree) ForEachPage(fn func(index uint64, page Hash) error) error {
+	t.Root()
+	return t.walk(t.root, MemoryTreeHeight, 0, fn)
+}
+
+func (t *MemTree) walk(n *mnode, h int, base uint64, fn func(uint64, Hash) error) error {
+	if n == nil || n.hash == emptyMemory[h] {
+		return nil
+	}
+	if h == 0 {
+		return fn(base, n.hash)
+	}
+	if err := t.resolve(n, h); err != nil {
+		return err
+	}
+	if err := t.walk(n.left, h-1, base, fn); err != nil {
+		return err
+	}
+	return t.walk(n.right, h-1, base|1<<(h-1), fn)
+}
+
+// node returns the hash of the node at height h covering index i at that
+// level, resolving as needed.
+func (t *MemTree) node(h int, i uint64) (Hash, error) {
+	n := t.root
+	for lvl := MemoryTreeHeight; lvl > h; lvl-- {
+		if err := t.resolve(n, lvl); err != nil {
+			return Hash{}, err
+		}
+		if i>>(lvl-1-h)&1 == 0 {
+			n = n.left
+		} else {
+			n = n.right
+		}
+		if n == nil {
+			return emptyMemory[h], nil
+		}
+	}
+	return n.hash, nil
+}
+
+// rangeSiblings returns the sibling slots a multi-page proof of pages
+// first..last needs, in proof order: bottom-up, and at each level the left
+// sibling before the right one. See SPEC.md §6.
+func rangeSiblingSlots(first, last uint64, fn func(h int, i uint64) error) error {
+	lo, hi := first, last
+	for h := 0; h < MemoryTreeHeight; h++ {
+		if lo&1 == 1 {
+			if err := fn(h, lo-1); err != nil {
+				return err
+			}
+		}
+		if hi&1 == 0 {
+			if err := fn(h, hi+1); err != nil {
+				return err
+			}
+		}
+		lo, hi = lo>>1, hi>>1
+	}
+	return nil
+}
+
+// ProveRange returns the sibling hashes that, with pages first..last,
+// rebuild the root, in proof order.
+func (t *MemTree) ProveRange(first, last uint64) ([]Hash, error) {
+	if first > last || last >= MaxPages {
+		return nil, fmt.Errorf("%w: pages %d..%d", ErrOutOfRange, first, last)
+	}
+	t.Root()
+	var sib []Hash
+	err := rangeSiblingSlots(first, last, func(h int, i uint64) error {
+		s, err := t.node(h, i)
+		sib = append(sib, s)
+		return err
+	})
+	return sib, err
+}

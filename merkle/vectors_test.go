@@ -1,0 +1,283 @@
+package merkle
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/vectors.json")
+
+// The test vectors (testdata/vectors.json) let an implementation in another
+// language check itself: domain keys, empty-subtree hashes, page hashes,
+// leaf hashes, memory and state roots of small states, and proofs, good
+// and bad, with what each must prove or why it must fail.
+
+type vectorFile struct {
+	Comment     string            `json:"comment"`
+	DomainKeys  map[string]string `json:"domain_keys"`
+	EmptyMemory []string          `json:"empty_memory"`
+	Pages       []pageVector      `json:"pages"`
+	Leaves      []leafVector      `json:"leaves"`
+	Memories    []memoryVector    `json:"memories"`
+	States      []stateVector     `json:"states"`
+	Proofs      []proofVector     `json:"proofs"`
+}
+
+type pageVector struct {
+	Fill    string `json:"fill"` // how the page is made, see fillPage
+	HashHex string `json:"hash"`
+}
+
+type leafVector struct {
+	Encoding string `json:"encoding"`
+	StateKey string `json:"state_key"`
+	Hash     string `json:"hash"`
+}
+
+type memoryVector struct {
+	Pages map[uint64]string `json:"pages"` // index -> fill
+	Root  string            `json:"root"`
+}
+
+type stateVector struct {
+	Leaves []string `json:"leaves"` // encodings
+	Root   string   `json:"root"`
+}
+
+type proofVector struct {
+	Name   string `json:"name"`
+	Root   string `json:"root"`
+	Proof  string `json:"proof"` // binary, hex
+	Kind   string `json:"kind"`
+	ID     string `json:"id"`
+	Offset uint64 `json:"offset,omitempty"`
+	Length uint64 `json:"length,omitempty"`
+	Data   string `json:"data,omitempty"` // proven bytes, hex
+	// Error is "" for a valid proof, else "malformed" (rejected by the
+	// decoder) or "invalid" (decodes, does not prove the claim).
+	Error string `json:"error,omitempty"`
+}
+
+// fillPage builds a page from a short description: "zero", "byte:XX" (every
+// byte XX), "iota" (byte i is i mod 251), "at:N:XX" (zero but byte N = XX).
+func fillPage(desc string) []byte {
+	p := make([]byte, PageSize)
+	switch {
+	case desc == "zero":
+	case desc == "iota":
+		for i := range p {
+			p[i] = byte(i % 251)
+		}
+	case len(desc) == 7 && desc[:5] == "byte:":
+		b, _ := hex.DecodeString(desc[5:])
+		for i := range p {
+			p[i] = b[0]
+		}
+	default:
+		var n int
+		var x byte
+		if _, err := fmtSscanf(desc, "at:%d:%02x", &n, &x); err == nil {
+			p[n] = x
+		}
+	}
+	return p
+}
+
+func vectorLeaf(i byte, root Hash, memLen uint64) ContractLeaf {
+	return ContractLeaf{ID: ContractID{i}, CodeHash: HashCode([]byte{i}), OwnerHash: HashOwner([]byte("owner")),
+		Kind: Memory32, MemoryLen: memLen, MemoryRoot: root, GlobalsHash: DomainGlobals.Sum(nil)}
+}
+
+func buildVectors(t *testing.T) *vectorFile {
+	v := &vectorFile{Comment: "wasmstate v1 test vectors; see SPEC.md §9. All hashes and bytes are lower-case hex.",
+		DomainKeys: map[string]string{}}
+	for d := Domain(0); d < numDomains; d++ {
+		k := d.Key()
+		v.DomainKeys[d.String()] = hex.EncodeToString(k[:])
+	}
+	for h := 0; h <= MemoryTreeHeight; h++ {
+		v.EmptyMemory = append(v.EmptyMemory, EmptyMemory(h).String())
+	}
+	for _, f := range []string{"zero", "byte:01", "byte:ff", "iota", "at:4095:80"} {
+		v.Pages = append(v.Pages, pageVector{Fill: f, HashHex: HashPage(fillPage(f)).String()})
+	}
+	memories := []map[uint64]string{
+		{},
+		{0: "iota"},
+		{0: "byte:01", 1: "zero", 15: "at:7:07"},
+		{1<<30 - 1: "byte:ff", 1 << 20: "iota"},
+	}
+	var roots []Hash
+	src := NewMapSource()
+	for _, m := range memories {
+		mt := NewMemTree(EmptyMemoryRoot(), src)
+		for i, f := range m {
+			mt.SetPage(i, HashPage(fillPage(f)))
+		}
+		root, _ := mt.Commit(src)
+		roots = append(roots, root)
+		v.Memories = append(v.Memories, memoryVector{Pages: m, Root: root.String()})
+	}
+	leaves := []ContractLeaf{vectorLeaf(1, roots[1], WasmPageSize), vectorLeaf(2, roots[2], 2*WasmPageSize),
+		vectorLeaf(3, roots[0], WasmPageSize), vectorLeaf(4, roots[3], 1<<32)}
+	leaves[3].Kind = Memory64
+	leaves[3].MemoryLen = 1 << 42
+	for _, l := range leaves {
+		k := StateKey(l.ID)
+		v.Leaves = append(v.Leaves, leafVector{Encoding: hex.EncodeToString(l.Encode()), StateKey: k.String(), Hash: l.Hash().String()})
+	}
+	st := NewStateTree(EmptyState, src)
+	v.States = append(v.States, stateVector{Leaves: []string{}, Root: EmptyState.String()})
+	for n, l := range leaves {
+		st.Update(l)
+		sv := stateVector{Root: st.Root().String()}
+		for _, l := range leaves[:n+1] {
+			sv.Leaves = append(sv.Leaves, hex.EncodeToString(l.Encode()))
+		}
+		v.States = append(v.States, sv)
+	}
+	root := st.Commit(src)
+	pages := func(h Hash) ([]byte, error) {
+		for _, f := range []string{"byte:01", "iota", "at:7:07", "byte:ff"} {
+			if HashPage(fillPage(f)) == h {
+				return fillPage(f), nil
+			}
+		}
+		return nil, errors.New("unknown page")
+	}
+	add := func(name string, p Proof, claimKind string, id ContractID, off, n uint64, errKind string, mutate func([]byte)) {
+		bin, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mutate != nil {
+			mutate(bin)
+		}
+		pv := proofVector{Name: name, Root: root.String(), Proof: hex.EncodeToString(bin), Kind: claimKind, ID: id.String(),
+			Offset: off, Length: n, Error: errKind}
+		if errKind == "" && claimKind == "range" {
+			data, err := VerifyRange(root, id, off, n, p)
+			if err != nil {
+				t.Fatalf("vector %s: %v", name, err)
+			}
+			pv.Data = hex.EncodeToString(data)
+		}
+		v.Proofs = append(v.Proofs, pv)
+	}
+	rng := func(l ContractLeaf, off, n uint64) *RangeProof {
+		p, err := ProveRange(st, l, NewMemTree(l.MemoryRoot, src), pages, off, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cp, _ := ProveContract(st, leaves[1].ID)
+	ap, _ := ProveContract(st, ContractID{9})
+	page0 := rng(leaves[0], 0, PageSize)
+	add("page 0 of contract 01", page0, "range", leaves[0].ID, 0, PageSize, "", nil)
+	add("range across pages 0..15 of contract 02", rng(leaves[1], 4000, 15*PageSize+100), "range", leaves[1].ID, 4000, 15*PageSize+100, "", nil)
+	add("last page of a 4 TiB memory", rng(leaves[3], 1<<42-PageSize, PageSize), "range", leaves[3].ID, 1<<42-PageSize, PageSize, "", nil)
+	add("contract 02", cp, "contract", leaves[1].ID, 0, 0, "", nil)
+	add("absence of 09", ap, "absence", ContractID{9}, 0, 0, "", nil)
+	add("page proof with a flipped page byte", page0, "range", leaves[0].ID, 0, PageSize, "invalid", func(b []byte) { b[len(b)-200] ^= 1 })
+	add("page proof checked for another page", page0, "range", leaves[0].ID, PageSize, PageSize, "invalid", nil)
+	add("contract proof with a trailing byte", cp, "contract", leaves[1].ID, 0, 0, "malformed", nil)
+	v.Proofs[len(v.Proofs)-1].Proof += "00"
+	add("absence claimed for a present contract", cp, "absence", leaves[1].ID, 0, 0, "invalid", nil)
+	add("contract proof with version 2", cp, "contract", leaves[1].ID, 0, 0, "malformed", func(b []byte) { b[0] = 2 })
+	add("absence proof with a flipped sibling bit", ap, "absence", ContractID{9}, 0, 0, "invalid", func(b []byte) { b[len(b)-2] ^= 0x10 })
+	return v
+}
+
+// checkVector verifies one proof vector the way a client would.
+func checkVector(pv proofVector) ([]byte, error) {
+	root, _ := ParseHash(pv.Root)
+	id, _ := ParseContractID(pv.ID)
+	bin, _ := hex.DecodeString(pv.Proof)
+	p, err := DecodeProof(bin)
+	if err != nil {
+		return nil, err
+	}
+	switch pv.Kind {
+	case "range":
+		return VerifyRange(root, id, pv.Offset, pv.Length, p)
+	case "contract":
+		_, err := VerifyContract(root, id, p)
+		return nil, err
+	default:
+		return nil, VerifyAbsence(root, id, p)
+	}
+}
+
+func TestVectors(t *testing.T) {
+	built := buildVectors(t)
+	want, _ := json.MarshalIndent(built, "", "  ")
+	want = append(want, '\n')
+	if *update {
+		if err := os.WriteFile("testdata/vectors.json", want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("testdata/vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("testdata/vectors.json differs from what the implementation computes; the format changed (run go test -run TestVectors -update and update SPEC.md)")
+	}
+	var v vectorFile
+	if err := json.Unmarshal(got, &v); err != nil {
+		t.Fatal(err)
+	}
+	// Check the file against the independent reference implementation.
+	for _, pg := range v.Pages {
+		if h := refKeyed("page", fillPage(pg.Fill)); h.String() != pg.HashHex {
+			t.Fatalf("page %s", pg.Fill)
+		}
+	}
+	for _, m := range v.Memories {
+		pages := map[uint64][]byte{}
+		for i, f := range m.Pages {
+			pages[i] = fillPage(f)
+		}
+		if refMemoryRoot(pages).String() != m.Root {
+			t.Fatalf("memory root %s", m.Root)
+		}
+	}
+	for _, s := range v.States {
+		leaves := map[ContractID]ContractLeaf{}
+		for _, e := range s.Leaves {
+			b, _ := hex.DecodeString(e)
+			l, err := DecodeContractLeaf(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaves[l.ID] = l
+		}
+		if refStateRoot(leaves).String() != s.Root {
+			t.Fatalf("state root %s", s.Root)
+		}
+	}
+	for _, pv := range v.Proofs {
+		data, err := checkVector(pv)
+		switch pv.Error {
+		case "":
+			if err != nil || hex.EncodeToString(data) != pv.Data {
+				t.Fatalf("%s: %v", pv.Name, err)
+			}
+		case "malformed":
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%s: want malformed, got %v", pv.Name, err)
+			}
+		case "invalid":
+			if !errors.Is(err, ErrProofInvalid) {
+				t.Fatalf("%s: want invalid, got %v", pv.Name, err)
+			}
+		}
+	}
+}
