@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"unsafe"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/wasmstate/wasmstate/hostfns"
+	"github.com/wasmstate/wasmstate/merkle"
+)
+
+// frame is one running call: a contract's export, with the marks that let
+// a failure put everything it did back.
+type frame struct {
+	c       *contract
+	fn      string
+	limit   uint64
+	journal int // len(journal) when the frame started
+	events  int // len(events) when the frame started
+	node    *CallNode
+}
+
+type undoKind uint8
+
+const (
+	undoPage    undoKind = iota // a page's content before a frame wrote it
+	undoLen                     // a memory length before it grew
+	undoGlobals                 // mutable globals at a frame's start
+)
+
+// undo is one entry of the session's journal; reverting a frame applies
+// its entries newest first.
+type undo struct {
+	kind    undoKind
+	c       *contract
+	page    uint64
+	old     []byte // nil: a zero page
+	hadCopy bool   // the session had a copy of the page before
+	oldLen  uint64
+	globals []uint64
+}
+
+var zeroPage [merkle.PageSize]byte
+
+// Call runs fn of contract id with arg under gasLimit. On failure it
+// returns a *CallError (with the gas spent) and the session is exactly as
+// before the call.
+func (s *Session) Call(id merkle.ContractID, fn string, arg []byte, gasLimit uint64) (*Receipt, error) {
+	return s.CallFeed(id, fn, arg, gasLimit, nil)
+}
+
+// CallFeed is Call for functions that stream output with "feed": each fed
+// chunk goes to feed, in order; an error from feed fails the call.
+func (s *Session) CallFeed(id merkle.ContractID, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (*Receipt, error) {
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	if fn == "init" {
+		return nil, badInput("%v", errInitCall)
+	}
+	if len(arg) > hostfns.ArgBufSize {
+		return nil, badInput("argument of %d bytes exceeds the %d-byte buffer", len(arg), hostfns.ArgBufSize)
+	}
+	if gasLimit == 0 {
+		return nil, badInput("gas limit 0")
+	}
+	c, err := s.contract(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.topLevel(c, fn, arg, gasLimit, feed)
+}
+
+// topLevel runs a call from the host.
+func (s *Session) topLevel(c *contract, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (r *Receipt, err error) {
+	st := s.wasmStore()
+	if err := st.SetFuel(gasLimit); err != nil {
+		return nil, fmt.Errorf("%w: set fuel: %w", ErrInternal, err)
+	}
+	s.journal, s.events, s.frames, s.touched, s.hostErr = s.journal[:0], s.events[:0], s.frames[:0], s.touched[:0], nil
+	s.feed = feed
+	defer func() {
+		s.feed = nil
+		if p := recover(); p != nil {
+			// A Go panic under wasm leaves frames half-done: the session
+			// cannot vouch for its state any more.
+			s.broken = fmt.Errorf("%w: panic during call: %v", ErrInternal, p)
+			r, err = nil, s.broken
+		}
+	}()
+	out, node, ferr := s.runFrame(c, fn, arg, gasLimit)
+	spent := gasLimit - s.fuel()
+	for _, t := range s.touched {
+		t.inCall = false
+	}
+	if ferr != nil {
+		if errors.Is(ferr, ErrInternal) {
+			s.broken = ferr
+		}
+		return nil, &CallError{Contract: c.id, Function: fn, GasSpent: spent, GasLimit: gasLimit, Err: ferr}
+	}
+	for _, t := range s.touched {
+		vals := t.readGlobals(nil)
+		if !slices.Equal(vals, t.globalVals) {
+			t.globalVals, t.changed = vals, true
+		}
+	}
+	return &Receipt{Data: out, GasSpent: spent, GasLimit: gasLimit, Events: slices.Clone(s.events), CallTree: node}, nil
+}
+
+func (s *Session) fuel() uint64 {
+	f, _ := s.wstore.GetFuel()
+	return f
+}
+
+func (s *Session) setFuel(f uint64) { s.wstore.SetFuel(f) }
+
+// charge takes gas from the running frame.
+func (s *Session) charge(gas uint64) error {
+	f := s.fuel()
+	if f < gas {
+		s.setFuel(0)
+		return ErrOutOfGas
+	}
+	s.setFuel(f - gas)
+	return nil
+}
+
+// runFrame runs fn of c as a new frame with limit gas (the store's fuel
+// must be set to limit). On failure everything the frame and its callees
+// did is reverted.
+func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]byte, *CallNode, error) {
+	if fn == "init" && !(c.isNew && c.initPending && len(s.frames) == 0) {
+		return nil, nil, badInput("%v", errInitCall)
+	}
+	f := c.funcs[fn]
+	if f == nil {
+		return nil, nil, fmt.Errorf("%w: %s.%s", ErrNoFunction, short(c.id), fn)
+	}
+	if len(s.frames) >= s.e.opts.CallDepth {
+		return nil, nil, fmt.Errorf("%w: depth %d", ErrCallDepth, len(s.frames))
+	}
+	if c.reload && c.active == 0 {
+		if err := c.materialize(); err != nil {
+			return nil, nil, err
+		}
+	}
+	node := &CallNode{Contract: c.id, Function: fn, GasLimit: limit}
+	if n := len(s.frames); n > 0 {
+		parent := s.frames[n-1].node
+		parent.Children = append(parent.Children, node)
+	}
+	fr := &frame{c: c, fn: fn, limit: limit, journal: len(s.journal), events: len(s.events), node: node}
+	s.journal = append(s.journal, undo{kind: undoGlobals, c: c, globals: c.readGlobals(nil)})
+	s.frames = append(s.frames, fr)
+	c.active++
+	if !c.inCall {
+		c.inCall = true
+		s.touched = append(s.touched, c)
+	}
+	a := c.mod.info.ArgBuffer
+	copy(c.memory()[a:a+hostfns.ArgBufSize], arg)
+
+	res, callErr := f.Call(s.wstore, int32(len(arg)))
+
+	collectErr := s.collect(c)
+	s.frames = s.frames[:len(s.frames)-1]
+	c.active--
+	node.GasSpent = limit - min(limit, s.fuel())
+	node.MemoryLen = c.memLen
+	err := s.frameError(callErr)
+	if err == nil {
+		err = collectErr
+	}
+	var out []byte
+	if err == nil {
+		m, _ := res.(int32)
+		if m < 0 || m > hostfns.ArgBufSize {
+			err = &TrapError{Message: fmt.Sprintf("result length %d outside 0..%d", m, hostfns.ArgBufSize)}
+		} else {
+			out = bytes.Clone(c.memory()[a : a+uint64(m)])
+		}
+	}
+	if err != nil {
+		node.Failed = true
+		if rerr := s.revertTo(fr.journal); rerr != nil {
+			err = rerr
+		}
+		for i := fr.events; i < len(s.events); i++ {
+			s.events[i].Reverted = true
+		}
+		return nil, node, err
+	}
+	return out, node, nil
+}
+
+// frameError turns what a wasm call returned into the frame's error.
+func (s *Session) frameError(callErr error) error {
+	herr := s.hostErr
+	s.hostErr = nil
+	if callErr == nil {
+		return nil
+	}
+	if herr != nil {
+		var p *hostfns.PanicError
+		if errors.As(herr, &p) {
+			return &PanicError{Message: p.Message}
+		}
+		return herr
+	}
+	var trap *wasmtime.Trap
+	if errors.As(callErr, &trap) {
+		if code := trap.Code(); code != nil && *code == wasmtime.OutOfFuel {
+			return ErrOutOfGas
+		}
+		return &TrapError{Message: trap.Message()}
+	}
+	return &TrapError{Message: callErr.Error()}
+}
+
+// collect journals the pages of c written since its last collect, and a
+// growth of its memory, under the running frame, and charges for them.
+func (s *Session) collect(c *contract) error {
+	mem := c.memory()
+	newLen := uint64(len(mem))
+	var gas uint64
+	if newLen != c.memLen {
+		if err := c.tracker.Resize(unsafe.Pointer(unsafe.SliceData(mem)), newLen); err != nil {
+			return s.fail(fmt.Errorf("%w: dirty tracker resize: %w", ErrInternal, err))
+		}
+		s.journal = append(s.journal, undo{kind: undoLen, c: c, oldLen: c.memLen})
+		if newLen > c.memLen {
+			gas += (newLen - c.memLen) / merkle.WasmPageSize * GasMemoryGrow
+		}
+		c.memLen, c.changed = newLen, true
+	}
+	idx, err := c.tracker.Collect(c.scratch[:0])
+	c.scratch = idx
+	if err != nil {
+		return s.fail(fmt.Errorf("%w: dirty tracker collect: %w", ErrInternal, err))
+	}
+	for _, i := range idx {
+		cur := mem[i*merkle.PageSize : (i+1)*merkle.PageSize]
+		old, had := c.pages[i]
+		if !had {
+			if old, err = c.basePage(i); err != nil {
+				return s.fail(fmt.Errorf("engine: base page %d of %s: %w", i, c.id, err))
+			}
+		}
+		// "Written" is not "changed": skip pages rewritten with their bytes.
+		if (old == nil && bytes.Equal(cur, zeroPage[:])) || (old != nil && bytes.Equal(cur, old)) {
+			continue
+		}
+		s.journal = append(s.journal, undo{kind: undoPage, c: c, page: i, old: old, hadCopy: had})
+		c.pages[i] = bytes.Clone(cur)
+		c.pending[i] = struct{}{}
+		c.changed = true
+		gas += GasPageWrite
+	}
+	if gas > 0 {
+		return s.charge(gas)
+	}
+	return nil
+}
+
+// fail marks the session broken after an error that leaves its state
+// unknown.
+func (s *Session) fail(err error) error {
+	s.broken = err
+	return err
+}
+
+// revertTo undoes the journal back to mark, newest entry first.
+func (s *Session) revertTo(mark int) error {
+	var affected []*contract
+	for j := len(s.journal) - 1; j >= mark; j-- {
+		u := &s.journal[j]
+		c := u.c
+		if !c.reverting {
+			c.reverting = true
+			affected = append(affected, c)
+		}
+		switch u.kind {
+		case undoPage:
+			mem := c.memory()
+			if off := u.page * merkle.PageSize; off < uint64(len(mem)) {
+				src := u.old
+				if src == nil {
+					src = zeroPage[:]
+				}
+				copy(mem[off:off+merkle.PageSize], src)
+			}
+			if u.hadCopy {
+				c.pages[u.page] = u.old
+			} else {
+				delete(c.pages, u.page)
+				delete(c.hashes, u.page)
+			}
+			c.pending[u.page] = struct{}{}
+		case undoLen:
+			// wasm cannot shrink a memory: the contract is re-instantiated
+			// at the old length once no frame of it is running. A
+			// re-entrant frame's growth stays while an outer frame of the
+			// same contract runs (SPEC.md §10.6).
+			if c.active == 0 {
+				c.memLen, c.reload = u.oldLen, true
+			}
+		case undoGlobals:
+			c.setGlobals(u.globals)
+		}
+	}
+	s.journal = s.journal[:mark]
+	for _, c := range affected {
+		c.reverting = false
+		if c.reload && c.active == 0 {
+			if err := c.materialize(); err != nil {
+				return s.fail(fmt.Errorf("%w: reload %s after revert: %w", ErrInternal, c.id, err))
+			}
+			continue
+		}
+		// The revert's own writes are not the next frame's.
+		var err error
+		if c.scratch, err = c.tracker.Collect(c.scratch[:0]); err != nil {
+			return s.fail(fmt.Errorf("%w: dirty tracker collect: %w", ErrInternal, err))
+		}
+	}
+	return nil
+}

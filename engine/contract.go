@@ -1,0 +1,364 @@
+package engine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"unsafe"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/wasmstate/wasmstate/engine/dirty"
+	"github.com/wasmstate/wasmstate/engine/internal/wasmbin"
+	"github.com/wasmstate/wasmstate/hostfns"
+	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
+)
+
+// contract is a contract loaded into a session: its wasm instance, the
+// tracker of its memory, and what the session changed of it.
+type contract struct {
+	s     *Session
+	id    merkle.ContractID
+	leaf  merkle.ContractLeaf // as of the last Root
+	mod   *module
+	owner []byte // nil until needed, for contracts loaded from the store
+	code  []byte // set for contracts deployed in this session, until committed
+
+	inst    *wasmtime.Instance
+	mem     *wasmtime.Memory
+	funcs   map[string]*wasmtime.Func
+	globals []*wasmtime.Global // the module's mutable globals, in index order
+	tracker dirty.Tracker
+	mt      *merkle.MemTree
+
+	// pages holds the session's copy of every page written since the last
+	// commit, as of the last collect: the undo source for later frames and
+	// what a commit stores.
+	pages map[uint64][]byte
+	// hashes caches the hash of each page in pages, computed by Root.
+	hashes map[uint64]merkle.Hash
+	// pending are pages whose new hash the memory tree does not have yet.
+	pending map[uint64]struct{}
+
+	memLen      uint64   // memory length in bytes as of the last collect
+	globalVals  []uint64 // the mutable globals as of the last sync
+	active      int      // frames of this contract on the call stack
+	changed     bool     // the leaf needs recomputing
+	uncommitted bool     // changed since the last commit
+	isNew       bool     // deployed in this session and not yet committed
+	reload      bool     // a revert shrank the memory: re-instantiate when idle
+	inCall      bool     // ran in the current top-level call
+	reverting   bool     // being reverted (dedupes the affected list)
+	initPending bool     // deployed, init not run yet
+	scratch     []uint64
+}
+
+// wstore returns the session's wasmtime store, creating it on first use.
+func (s *Session) wasmStore() *wasmtime.Store {
+	if s.wstore == nil {
+		s.wstore = wasmtime.NewStoreWithData(s.e.wt, s)
+		s.wstore.Limiter(int64(min(s.e.opts.MaxMemoryBytes, math.MaxInt64)), -1, -1, -1, -1)
+	}
+	return s.wstore
+}
+
+// envOf finds the session behind a host-function call.
+func envOf(c *wasmtime.Caller) hostfns.Env { return hostEnv{c.Data().(*Session)} }
+
+// instantiate creates a fresh instance of the contract's module and looks
+// up what the engine calls on it, once.
+func (c *contract) instantiate() error {
+	st := c.s.wasmStore()
+	l := c.s.e.linkers[0]
+	if c.mod.kind == merkle.Memory64 {
+		l = c.s.e.linkers[1]
+	}
+	inst, err := l.Instantiate(st, c.mod.wt)
+	if err != nil {
+		return fmt.Errorf("%w: instantiate %s: %w", ErrInvalidModule, c.id, err)
+	}
+	info := c.mod.info
+	mem := inst.GetExport(st, info.MemoryExport).Memory()
+	c.inst, c.mem = inst, mem
+	c.funcs = make(map[string]*wasmtime.Func, len(info.Exports))
+	for _, name := range info.Exports {
+		c.funcs[name] = inst.GetFunc(st, name)
+	}
+	c.globals = c.globals[:0]
+	for _, g := range info.MutableGlobals {
+		c.globals = append(c.globals, inst.GetExport(st, wasmbin.GlobalExportName(g.Index)).Global())
+	}
+	return nil
+}
+
+// memory returns the contract's memory as it is now.
+func (c *contract) memory() []byte { return c.mem.UnsafeData(c.s.wstore) }
+
+// newTracker starts tracking the memory as it is now.
+func (c *contract) newTracker() error {
+	if c.tracker != nil {
+		c.tracker.Close()
+	}
+	m := c.memory()
+	t, err := dirty.New(c.s.e.tracker, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
+	if err != nil {
+		return fmt.Errorf("%w: dirty tracker: %w", ErrInternal, err)
+	}
+	c.tracker = t
+	return nil
+}
+
+func (c *contract) close() {
+	if c.tracker != nil {
+		c.tracker.Close()
+		c.tracker = nil
+	}
+}
+
+// contract returns the loaded contract id, loading it on first use.
+func (s *Session) contract(id merkle.ContractID) (*contract, error) {
+	if c, ok := s.contracts[id]; ok {
+		return c, nil
+	}
+	leaf, ok, err := s.state.Get(id)
+	if err != nil {
+		return nil, fmt.Errorf("engine: load contract %s: %w", id, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoContract, id)
+	}
+	c, err := s.load(leaf)
+	if err != nil {
+		return nil, fmt.Errorf("engine: load contract %s: %w", id, err)
+	}
+	s.contracts[id] = c
+	return c, nil
+}
+
+// exists reports whether contract id exists in the session.
+func (s *Session) exists(id merkle.ContractID) (bool, error) {
+	if _, ok := s.contracts[id]; ok {
+		return true, nil
+	}
+	_, ok, err := s.state.Get(id)
+	return ok, err
+}
+
+// load instantiates a stored contract and puts its committed memory and
+// globals in place.
+func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
+	if leaf.MemoryLen > s.e.opts.MaxMemoryBytes {
+		return nil, fmt.Errorf("%w: contract memory of %d bytes exceeds the cap of %d", ErrMemoryLimit, leaf.MemoryLen, s.e.opts.MaxMemoryBytes)
+	}
+	code, err := s.e.store.Code(leaf.CodeHash)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := s.e.module(code, leaf.CodeHash)
+	if err != nil {
+		return nil, err
+	}
+	c := &contract{s: s, id: leaf.ID, leaf: leaf, mod: mod, mt: merkle.NewMemTree(leaf.MemoryRoot, s.e.store),
+		pages: map[uint64][]byte{}, hashes: map[uint64]merkle.Hash{}, pending: map[uint64]struct{}{}}
+	if err := c.materialize(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// materialize (re)creates the instance and fills its memory and globals
+// with the contract's current state: the memory tree's pages overlaid with
+// the session's copies. Data segments initialise memory only at deploy, so
+// the pages they wrote are put back.
+func (c *contract) materialize() error {
+	if c.inst != nil {
+		// A reload keeps the globals the old instance holds (a revert
+		// restored them there).
+		c.globalVals = c.readGlobals(nil)
+	}
+	if err := c.instantiate(); err != nil {
+		return err
+	}
+	st := c.s.wstore
+	length := c.leaf.MemoryLen
+	if c.memLen != 0 { // a reload keeps the session's length
+		length = c.memLen
+	}
+	cur := uint64(c.mem.DataSize(st))
+	if length > cur {
+		if _, err := c.mem.Grow(st, (length-cur)/merkle.WasmPageSize); err != nil {
+			return fmt.Errorf("%w: grow memory to %d bytes: %w", ErrMemoryLimit, length, err)
+		}
+	}
+	mem := c.memory()
+	// TODO(data segments): clear only the pages active data segments wrote.
+	clear(mem[:min(uint64(len(mem)), c.mod.info.MinPages*merkle.WasmPageSize)])
+	err := c.mt.ForEachPage(func(i uint64, h merkle.Hash) error {
+		if i*merkle.PageSize >= uint64(len(mem)) {
+			return nil
+		}
+		if _, ok := c.pages[i]; ok {
+			return nil
+		}
+		return c.s.e.store.ReadPage(h, mem[i*merkle.PageSize:(i+1)*merkle.PageSize])
+	})
+	if err != nil {
+		return err
+	}
+	for i, p := range c.pages {
+		if i*merkle.PageSize < uint64(len(mem)) {
+			copy(mem[i*merkle.PageSize:], p)
+		}
+	}
+	c.memLen = uint64(len(mem))
+	if c.globalVals == nil {
+		if c.globalVals, err = c.storedGlobals(); err != nil {
+			return err
+		}
+	}
+	c.setGlobals(c.globalVals)
+	c.reload = false
+	return c.newTracker()
+}
+
+// storedGlobals reads the committed globals of the contract.
+func (c *contract) storedGlobals() ([]uint64, error) {
+	enc, err := c.s.e.store.Globals(c.leaf.GlobalsHash)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := decodeGlobals(enc, c.mod.info.MutableGlobals)
+	if err != nil {
+		return nil, fmt.Errorf("engine: globals of %s: %w", c.id, err)
+	}
+	return vals, nil
+}
+
+// readGlobals returns the current values of the mutable globals.
+func (c *contract) readGlobals(dst []uint64) []uint64 {
+	dst = dst[:0]
+	for _, g := range c.globals {
+		v := g.Get(c.s.wstore)
+		switch v.Kind() {
+		case wasmtime.KindI32:
+			dst = append(dst, uint64(uint32(v.I32())))
+		case wasmtime.KindI64:
+			dst = append(dst, uint64(v.I64()))
+		case wasmtime.KindF32:
+			dst = append(dst, uint64(math.Float32bits(v.F32())))
+		default:
+			dst = append(dst, math.Float64bits(v.F64()))
+		}
+	}
+	return dst
+}
+
+func (c *contract) setGlobals(vals []uint64) {
+	for i, g := range c.globals {
+		var v wasmtime.Val
+		switch c.mod.info.MutableGlobals[i].Type {
+		case wasmbin.I32:
+			v = wasmtime.ValI32(int32(uint32(vals[i])))
+		case wasmbin.I64:
+			v = wasmtime.ValI64(int64(vals[i]))
+		case wasmbin.F32:
+			v = wasmtime.ValF32(math.Float32frombits(uint32(vals[i])))
+		default:
+			v = wasmtime.ValF64(math.Float64frombits(vals[i]))
+		}
+		g.Set(c.s.wstore, v)
+	}
+}
+
+// encodeGlobals is the globals encoding of SPEC.md §5.1.
+func encodeGlobals(types []wasmbin.Global, vals []uint64) []byte {
+	b := binary.LittleEndian.AppendUint32(make([]byte, 0, 4+9*len(vals)), uint32(len(vals)))
+	for i, v := range vals {
+		b = append(b, byte(types[i].Type))
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+func decodeGlobals(b []byte, types []wasmbin.Global) ([]uint64, error) {
+	if len(b) < 4 || binary.LittleEndian.Uint32(b) != uint32(len(types)) || len(b) != 4+9*len(types) {
+		return nil, fmt.Errorf("%w: globals encoding does not match the module", ErrInternal)
+	}
+	vals := make([]uint64, len(types))
+	for i := range vals {
+		e := b[4+9*i:]
+		if e[0] != byte(types[i].Type) {
+			return nil, fmt.Errorf("%w: global %d has type 0x%02x, module says 0x%02x", ErrInternal, i, e[0], byte(types[i].Type))
+		}
+		vals[i] = binary.LittleEndian.Uint64(e[1:])
+	}
+	return vals, nil
+}
+
+// basePage returns the page's content as of the last commit (nil for a
+// zero page).
+func (c *contract) basePage(i uint64) ([]byte, error) {
+	h, err := c.mt.Page(i)
+	if err != nil || h == merkle.EmptyPageHash() {
+		return nil, err
+	}
+	return c.s.e.store.Page(h)
+}
+
+// updateLeaf brings the memory tree and the leaf up to date.
+func (c *contract) updateLeaf() error {
+	for i := range c.pending {
+		p, ok := c.pages[i]
+		var h merkle.Hash
+		if ok {
+			h = merkle.HashPage(p)
+			c.hashes[i] = h
+		} else {
+			var err error
+			if h, err = c.mt.Page(i); err != nil { // unchanged since the commit
+				return err
+			}
+		}
+		if err := c.mt.SetPage(i, h); err != nil {
+			return err
+		}
+	}
+	clear(c.pending)
+	c.leaf.MemoryRoot = c.mt.Root()
+	c.leaf.MemoryLen = c.memLen
+	c.leaf.GlobalsHash = merkle.DomainGlobals.Sum(encodeGlobals(c.mod.info.MutableGlobals, c.globalVals))
+	if err := c.s.state.Update(c.leaf); err != nil {
+		return fmt.Errorf("%w: update leaf of %s: %w", ErrInternal, c.id, err)
+	}
+	c.changed, c.uncommitted = false, true
+	return nil
+}
+
+// stage adds what the contract changed to a commit batch.
+func (c *contract) stage(b *pagestore.Batch) error {
+	idx := slices.Sorted(maps.Keys(c.pages))
+	for _, i := range idx {
+		if h := c.hashes[i]; h != merkle.EmptyPageHash() {
+			b.PutPage(h, c.pages[i])
+		}
+	}
+	if _, err := c.mt.Commit(b); err != nil {
+		return err
+	}
+	b.PutGlobals(c.leaf.GlobalsHash, encodeGlobals(c.mod.info.MutableGlobals, c.globalVals))
+	if c.isNew {
+		b.PutCode(c.leaf.CodeHash, c.code)
+		b.PutOwner(c.leaf.OwnerHash, c.owner)
+	}
+	return nil
+}
+
+// committed forgets the session copies once they are in the store.
+func (c *contract) committed() {
+	clear(c.pages)
+	clear(c.hashes)
+	c.isNew, c.code, c.uncommitted = false, nil, false
+}

@@ -1,0 +1,297 @@
+// Package engine runs WebAssembly contracts over wasmstate's
+// Merkle-committed state: sessions fork from any stored root, deploy and
+// call contracts, and commit atomically or are dropped.
+//
+// An Engine is safe for concurrent use. A Session belongs to one goroutine
+// at a time; different sessions may run concurrently.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/wasmstate/wasmstate/engine/dirty"
+	"github.com/wasmstate/wasmstate/hostfns"
+	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
+)
+
+// Options configure an Engine. The zero value is usable.
+type Options struct {
+	// InMemory keeps the store in memory (tests, tools); dir is ignored.
+	InMemory bool
+	// CacheBytes bounds the store's LRU cache (0: pagestore's default).
+	CacheBytes int64
+	// Tracker picks the dirty-page tracker (dirty.Auto: the fastest that
+	// works on this machine).
+	Tracker dirty.Kind
+	// MaxMemoryBytes caps every contract's linear memory (0:
+	// DefaultMaxMemoryBytes). memory.grow past it fails the call with
+	// ErrMemoryLimit.
+	MaxMemoryBytes uint64
+	// ModuleCacheEntries bounds the in-memory cache of compiled modules
+	// (0: 64).
+	ModuleCacheEntries int
+	// CallDepth caps nested inter-contract calls (0: DefaultCallDepth).
+	CallDepth int
+	// Queries are the host queries contracts may run through "hq".
+	Queries map[string]HostQuery
+	// Logger receives operational messages (nil: slog.Default()).
+	Logger *slog.Logger
+	// Now stamps commit records (nil: time.Now).
+	Now func() time.Time
+}
+
+// HostQuery is a function an embedder offers contracts through "hq", with
+// its price. A panic inside Fn fails the calling frame with a
+// deterministic error; it never reaches the engine's caller.
+type HostQuery struct {
+	// Fn computes the result from the argument.
+	Fn func(arg []byte) ([]byte, error)
+	// Gas is the price of one query, on top of the per-byte input price.
+	Gas uint64
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxMemoryBytes = 1 << 32
+	DefaultCallDepth      = 48
+)
+
+// Engine owns a store, a wasmtime engine and the compiled-module cache.
+type Engine struct {
+	store   *pagestore.Store
+	wt      *wasmtime.Engine
+	linkers [2]*wasmtime.Linker // wasm32, wasm64
+	modules *lru.Cache[merkle.Hash, *module]
+	compile sync.Mutex // one compile at a time: it is CPU-bound and cached
+	opts    Options
+	log     *slog.Logger
+	tracker dirty.Kind
+
+	mu       sync.Mutex
+	closed   bool
+	pins     map[merkle.Hash]int  // roots open sessions are based on
+	deferred map[merkle.Hash]bool // deletions waiting for a pin to go
+}
+
+// Info describes a running engine.
+type Info struct {
+	// Tracker is the dirty-page tracker in use: "uffd-wp" or "compare".
+	Tracker string
+	// WasmtimeVersion is the wasmtime-go module version.
+	WasmtimeVersion string
+	// MaxMemoryBytes is the memory cap per contract.
+	MaxMemoryBytes uint64
+	// CallDepth is the inter-contract call depth cap.
+	CallDepth int
+}
+
+// WasmtimeVersion is the wasmtime-go version compiled modules are cached
+// for; a serialized module is only reused by the same version.
+const WasmtimeVersion = "v39.0.1"
+
+// Open opens or creates an engine whose store lives in dir.
+func Open(dir string, opts Options) (*Engine, error) {
+	var st *pagestore.Store
+	var err error
+	sopts := &pagestore.Options{CacheBytes: opts.CacheBytes}
+	if opts.InMemory {
+		st, err = pagestore.NewStore(pagestore.NewMemoryBackend(), sopts)
+	} else {
+		st, err = pagestore.Open(dir, sopts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: open store: %w", err)
+	}
+	e, err := newEngine(st, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
+	if opts.MaxMemoryBytes == 0 {
+		opts.MaxMemoryBytes = DefaultMaxMemoryBytes
+	}
+	if opts.MaxMemoryBytes%merkle.WasmPageSize != 0 || opts.MaxMemoryBytes > merkle.MaxMemoryBytes {
+		return nil, badInput("MaxMemoryBytes %d: want a multiple of 64 KiB up to 4 TiB", opts.MaxMemoryBytes)
+	}
+	if opts.CallDepth <= 0 {
+		opts.CallDepth = DefaultCallDepth
+	}
+	if opts.ModuleCacheEntries <= 0 {
+		opts.ModuleCacheEntries = 64
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	kind := opts.Tracker
+	if kind == dirty.Auto {
+		kind = dirty.Available()[0]
+	} else if err := dirty.UnavailableReason(kind); err != nil {
+		return nil, fmt.Errorf("engine: tracker %v: %w", kind, err)
+	}
+	cache, _ := lru.New[merkle.Hash, *module](opts.ModuleCacheEntries)
+	e := &Engine{store: st, wt: wasmtime.NewEngineWithConfig(wasmConfig()), modules: cache, opts: opts,
+		log: opts.Logger, tracker: kind, pins: map[merkle.Hash]int{}, deferred: map[merkle.Hash]bool{}}
+	for i, k := range []hostfns.Kind{hostfns.Wasm32, hostfns.Wasm64} {
+		l := wasmtime.NewLinker(e.wt)
+		if err := hostfns.Define(l, k, envOf); err != nil {
+			return nil, err
+		}
+		e.linkers[i] = l
+	}
+	e.log.Info("wasmstate engine open", "tracker", kind.String(), "wasmtime", WasmtimeVersion,
+		"max_memory", opts.MaxMemoryBytes)
+	return e, nil
+}
+
+// wasmConfig is the one wasmtime configuration of the engine; the
+// compiled-code cache key includes configFingerprint, which must change
+// with it.
+func wasmConfig() *wasmtime.Config {
+	c := wasmtime.NewConfig()
+	c.SetConsumeFuel(true)
+	c.SetWasmMemory64(true)
+	c.SetWasmThreads(false)
+	c.SetWasmMultiMemory(false)
+	c.SetWasmGC(false)
+	c.SetWasmRelaxedSIMD(false)
+	c.SetWasmTailCall(false)
+	c.SetWasmFunctionReferences(false)
+	c.SetCraneliftNanCanonicalization(true)
+	c.SetParallelCompilation(false)
+	c.SetMaxWasmStack(512 << 10)
+	return c
+}
+
+const configFingerprint = "fuel,mem64,nan-canon,no-threads,no-multimem,no-gc,no-relaxed-simd,no-tailcall,stack512k"
+
+// Info describes the engine.
+func (e *Engine) Info() Info {
+	return Info{Tracker: e.tracker.String(), WasmtimeVersion: WasmtimeVersion,
+		MaxMemoryBytes: e.opts.MaxMemoryBytes, CallDepth: e.opts.CallDepth}
+}
+
+// Store returns the engine's page store, for tools (fsck, inspection).
+func (e *Engine) Store() *pagestore.Store { return e.store }
+
+// Close releases the engine. Sessions must be closed first; using one
+// afterwards returns ErrClosed.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+	e.modules.Purge()
+	for _, l := range e.linkers {
+		l.Close()
+	}
+	return e.store.Close()
+}
+
+// Head returns the head root: the last committed root, or merkle.EmptyState
+// for a new store.
+func (e *Engine) Head() (merkle.Hash, error) {
+	root, ok, err := e.store.Head()
+	if err != nil || !ok {
+		return merkle.EmptyState, err
+	}
+	return root, nil
+}
+
+// Commits lists the commit records, oldest first.
+func (e *Engine) Commits() ([]pagestore.CommitRecord, error) { return e.store.Commits() }
+
+func (e *Engine) pin(root merkle.Hash) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	e.pins[root]++
+	return nil
+}
+
+func (e *Engine) unpin(root merkle.Hash) {
+	e.mu.Lock()
+	e.pins[root]--
+	last := e.pins[root] == 0
+	if last {
+		delete(e.pins, root)
+	}
+	del := last && e.deferred[root]
+	if del {
+		delete(e.deferred, root)
+	}
+	e.mu.Unlock()
+	if del {
+		if err := e.store.DeleteCommit(root); err != nil {
+			e.log.Warn("deferred commit deletion failed", "root", root.String(), "err", err)
+		}
+	}
+}
+
+// DeleteCommit deletes the commit record of root. While a session is based
+// on root the deletion is deferred until the last such session closes;
+// deferred reports that. Objects are reclaimed by GC.
+func (e *Engine) DeleteCommit(root merkle.Hash) (deferred bool, err error) {
+	if _, err := e.store.CommitRecord(root); err != nil {
+		return false, fmt.Errorf("%w: %s: %w", ErrUnknownRoot, root, err)
+	}
+	e.mu.Lock()
+	if e.pins[root] > 0 {
+		e.deferred[root] = true
+		e.mu.Unlock()
+		return true, nil
+	}
+	e.mu.Unlock()
+	return false, e.store.DeleteCommit(root)
+}
+
+// GC reclaims every object that no commit record, the head, nor an open
+// session's base reaches.
+func (e *Engine) GC(ctx context.Context) (pagestore.GCStats, error) {
+	e.mu.Lock()
+	pinned := make([]merkle.Hash, 0, len(e.pins))
+	for r := range e.pins {
+		pinned = append(pinned, r)
+	}
+	e.mu.Unlock()
+	return e.store.GC(ctx, pinned)
+}
+
+// knownRoot reports whether a session can be based on root.
+func (e *Engine) knownRoot(root merkle.Hash) error {
+	if root == merkle.EmptyState {
+		return nil
+	}
+	ok, err := e.store.HasRoot(root)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		e.mu.Lock()
+		pinned := e.pins[root] > 0
+		e.mu.Unlock()
+		if !pinned {
+			return fmt.Errorf("%w: %s", ErrUnknownRoot, root)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/wasmstate/wasmstate/engine/dirty"
+	"github.com/wasmstate/wasmstate/merkle"
+)
+
+var watCache sync.Map
+
+// wasm compiles testdata/contracts/<name>.wat.
+func wasm(t testing.TB, name string) []byte {
+	t.Helper()
+	if b, ok := watCache.Load(name); ok {
+		return b.([]byte)
+	}
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "contracts", name+".wat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wasmtime.Wat2Wasm(string(src))
+	if err != nil {
+		t.Fatalf("%s.wat: %v", name, err)
+	}
+	watCache.Store(name, b)
+	return b
+}
+
+// trackers returns every dirty-tracker kind available here; behaviour tests
+// run against each.
+func trackers() []dirty.Kind { return dirty.Available() }
+
+func forEachTracker(t *testing.T, fn func(t *testing.T, kind dirty.Kind)) {
+	for _, k := range trackers() {
+		t.Run(k.String(), func(t *testing.T) { fn(t, k) })
+	}
+}
+
+func testEngine(t testing.TB, kind dirty.Kind) *Engine {
+	t.Helper()
+	e, err := Open("", Options{InMemory: true, Tracker: kind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func newSession(t testing.TB, e *Engine, root merkle.Hash) *Session {
+	t.Helper()
+	s, err := e.NewSession(root, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func deploy(t testing.TB, s *Session, name string, o DeployOptions) merkle.ContractID {
+	t.Helper()
+	id, err := s.Deploy(wasm(t, name), o)
+	if err != nil {
+		t.Fatalf("deploy %s: %v", name, err)
+	}
+	return id
+}
+
+const gas = 10_000_000
+
+func call(t testing.TB, s *Session, id merkle.ContractID, fn string, arg []byte) []byte {
+	t.Helper()
+	r, err := s.Call(id, fn, arg, gas)
+	if err != nil {
+		t.Fatalf("call %s: %v", fn, err)
+	}
+	return r.Data
+}
+
+func u64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+
+func readU64(t testing.TB, b []byte) uint64 {
+	t.Helper()
+	if len(b) != 8 {
+		t.Fatalf("want 8 bytes, got %d", len(b))
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+func root(t testing.TB, s *Session) merkle.Hash {
+	t.Helper()
+	r, err := s.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func commit(t testing.TB, s *Session) merkle.Hash {
+	t.Helper()
+	r, err := s.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

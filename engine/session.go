@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
+)
+
+// Session is a fork of the state at a stored root. It deploys and calls
+// contracts, and either commits (one atomic, durable write) or is closed
+// (nothing written). A Session is used by one goroutine at a time.
+type Session struct {
+	e      *Engine
+	base   merkle.Hash
+	state  *merkle.StateTree
+	wstore *wasmtime.Store // created at the first contract load
+
+	contracts map[merkle.ContractID]*contract
+	meta      map[string][]byte
+	eph       map[string][]byte
+	ephBytes  int
+	debug     bool
+	debugLog  []DebugMessage
+
+	// Per top-level call.
+	frames  []*frame
+	journal []undo
+	events  []Event
+	feed    func([]byte) error
+	hostErr error
+	touched []*contract
+
+	closed bool
+	broken error // set after an internal error: the session refuses work
+}
+
+// SessionOptions configure a session.
+type SessionOptions struct {
+	// Metadata are the key-value pairs contracts read with "hd" (e.g.
+	// block_height). Values must not be empty.
+	Metadata map[string][]byte
+	// Debug collects the contracts' debug messages (DebugMessages).
+	Debug bool
+}
+
+// DebugMessage is a message a contract sent with "hdebug".
+type DebugMessage struct {
+	Contract merkle.ContractID
+	Message  string
+}
+
+// Session limits.
+const (
+	MaxMetadataKey   = 256
+	MaxMetadataValue = 65536
+)
+
+// NewSession forks a session from root (merkle.EmptyState for an empty
+// state). It is O(1): contracts and pages load when used.
+func (e *Engine) NewSession(root merkle.Hash, o SessionOptions) (*Session, error) {
+	for k, v := range o.Metadata {
+		if err := checkMeta(k, v); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.pinKnown(root); err != nil {
+		return nil, err
+	}
+	s := &Session{e: e, base: root, state: merkle.NewStateTree(root, e.store),
+		contracts: map[merkle.ContractID]*contract{}, meta: map[string][]byte{}, eph: map[string][]byte{}, debug: o.Debug}
+	for k, v := range o.Metadata {
+		s.meta[k] = slices.Clone(v)
+	}
+	return s, nil
+}
+
+// pinKnown pins root if a session can be based on it, atomically with the
+// check so no deletion slips in between.
+func (e *Engine) pinKnown(root merkle.Hash) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if root != merkle.EmptyState && e.pins[root] == 0 {
+		ok, err := e.store.HasRoot(root)
+		if err != nil {
+			return fmt.Errorf("engine: open session at %s: %w", root, err)
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrUnknownRoot, root)
+		}
+	}
+	e.pins[root]++
+	return nil
+}
+
+func checkMeta(k string, v []byte) error {
+	if k == "" || len(k) > MaxMetadataKey {
+		return badInput("metadata key %q: want 1..%d bytes", k, MaxMetadataKey)
+	}
+	if len(v) == 0 {
+		return badInput("metadata %q: empty value (hd returns 0 only for absent keys)", k)
+	}
+	if len(v) > MaxMetadataValue {
+		return badInput("metadata %q: value of %d bytes exceeds %d", k, len(v), MaxMetadataValue)
+	}
+	return nil
+}
+
+// SetMetadata sets (or with a nil value, removes) a metadata value.
+func (s *Session) SetMetadata(key string, value []byte) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if value == nil {
+		delete(s.meta, key)
+		return nil
+	}
+	if err := checkMeta(key, value); err != nil {
+		return err
+	}
+	s.meta[key] = slices.Clone(value)
+	return nil
+}
+
+// Metadata returns a copy of the session metadata.
+func (s *Session) Metadata() map[string][]byte { return maps.Clone(s.meta) }
+
+// Base returns the root the session is based on: the root it was opened
+// at, or the last root it committed.
+func (s *Session) Base() merkle.Hash { return s.base }
+
+// DebugMessages returns the debug messages collected so far.
+func (s *Session) DebugMessages() []DebugMessage { return slices.Clone(s.debugLog) }
+
+func (s *Session) usable() error {
+	if s.closed {
+		return fmt.Errorf("engine: session: %w", ErrClosed)
+	}
+	if s.broken != nil {
+		return s.broken
+	}
+	return nil
+}
+
+// Close drops the session: nothing it did that was not committed is kept.
+func (s *Session) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for _, c := range s.contracts {
+		c.close()
+	}
+	s.contracts = nil
+	s.eph = nil
+	if s.wstore != nil {
+		s.wstore.Close()
+	}
+	s.e.unpin(s.base)
+}
+
+// Root returns the root the session would commit now. It rehashes only the
+// pages written since the previous Root.
+func (s *Session) Root() (merkle.Hash, error) {
+	if err := s.usable(); err != nil {
+		return merkle.Hash{}, err
+	}
+	for _, id := range s.changedIDs(func(c *contract) bool { return c.changed }) {
+		if err := s.contracts[id].updateLeaf(); err != nil {
+			return merkle.Hash{}, err
+		}
+	}
+	return s.state.Root(), nil
+}
+
+// changedIDs returns, sorted, the ids of the loaded contracts that match.
+func (s *Session) changedIDs(match func(*contract) bool) []merkle.ContractID {
+	var ids []merkle.ContractID
+	for id, c := range s.contracts {
+		if match(c) {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b merkle.ContractID) int { return slices.Compare(a[:], b[:]) })
+	return ids
+}
+
+// Commit writes everything the session changed in one atomic, synced batch
+// and returns the new root, which becomes the session's base. Ephemeral
+// data is cleared.
+func (s *Session) Commit() (merkle.Hash, error) {
+	if err := s.usable(); err != nil {
+		return merkle.Hash{}, err
+	}
+	changed := s.changedIDs(func(c *contract) bool { return c.changed || c.uncommitted })
+	root, err := s.Root()
+	if err != nil {
+		return merkle.Hash{}, err
+	}
+	if root == s.base {
+		// Nothing to write: the state is the base's (or both are empty).
+		for _, id := range changed {
+			s.contracts[id].committed()
+		}
+		clear(s.eph)
+		s.ephBytes = 0
+		return root, nil
+	}
+	b := pagestore.NewBatch()
+	for _, id := range changed {
+		if err := s.contracts[id].stage(b); err != nil {
+			return merkle.Hash{}, err
+		}
+	}
+	s.state.Commit(b)
+	b.SetCommit(pagestore.CommitRecord{Root: root, Parent: s.base, Time: s.e.opts.Now().UnixNano(), Changed: changed})
+	b.SetHead(root)
+	if err := s.e.pin(root); err != nil {
+		return merkle.Hash{}, err
+	}
+	if _, err := s.e.store.Commit(b); err != nil {
+		s.e.unpin(root)
+		return merkle.Hash{}, fmt.Errorf("engine: commit %s: %w", root, err)
+	}
+	for _, id := range changed {
+		s.contracts[id].committed()
+	}
+	s.e.unpin(s.base)
+	s.base = root
+	clear(s.eph)
+	s.ephBytes = 0
+	return root, nil
+}
