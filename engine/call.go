@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -164,9 +165,21 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	}
 	a := c.mod.info.ArgBuffer
 	copy(c.memory()[a:a+hostfns.ArgBufSize], arg)
+	c.argUsed = max(c.argUsed, uint64(len(arg)))
 
 	res, callErr := f.Call(s.wstore, int32(len(arg)))
 
+	// Copy the result out, then zero the used part of the argument
+	// buffer: it is scratch, and left as it was a read-only call would
+	// change the state root (SPEC.md §10.2).
+	var out []byte
+	m, _ := res.(int32)
+	mem := c.memory()
+	if callErr == nil && m >= 0 && m <= hostfns.ArgBufSize {
+		out = bytes.Clone(mem[a : a+uint64(m)])
+	}
+	clear(mem[a : a+c.argUsed])
+	c.argUsed = 0
 	collectErr := s.collect(c)
 	s.frames = s.frames[:len(s.frames)-1]
 	c.active--
@@ -176,14 +189,8 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	if err == nil {
 		err = collectErr
 	}
-	var out []byte
-	if err == nil {
-		m, _ := res.(int32)
-		if m < 0 || m > hostfns.ArgBufSize {
-			err = &TrapError{Message: fmt.Sprintf("result length %d outside 0..%d", m, hostfns.ArgBufSize)}
-		} else {
-			out = bytes.Clone(c.memory()[a : a+uint64(m)])
-		}
+	if err == nil && (m < 0 || m > hostfns.ArgBufSize) {
+		err = &TrapError{Message: fmt.Sprintf("result length %d outside 0..%d", m, hostfns.ArgBufSize)}
 	}
 	if err != nil {
 		node.Failed = true
@@ -217,9 +224,24 @@ func (s *Session) frameError(callErr error) error {
 		if code := trap.Code(); code != nil && *code == wasmtime.OutOfFuel {
 			return ErrOutOfGas
 		}
-		return &TrapError{Message: trap.Message()}
 	}
-	return &TrapError{Message: callErr.Error()}
+	msg := trapReason(callErr.Error())
+	if strings.Contains(msg, "all fuel consumed") {
+		return ErrOutOfGas
+	}
+	return &TrapError{Message: msg}
+}
+
+// trapReason extracts wasmtime's one-line reason ("wasm trap: ...") from a
+// message that may carry a backtrace.
+func trapReason(msg string) string {
+	if i := strings.Index(msg, "wasm trap: "); i >= 0 {
+		msg = msg[i+len("wasm trap: "):]
+	}
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
 }
 
 // collect journals the pages of c written since its last collect, and a

@@ -50,6 +50,7 @@ type contract struct {
 	uncommitted bool     // changed since the last commit
 	isNew       bool     // deployed in this session and not yet committed
 	reload      bool     // a revert shrank the memory: re-instantiate when idle
+	argUsed     uint64   // bytes of the argument buffer used since it was last zeroed
 	inCall      bool     // ran in the current top-level call
 	reverting   bool     // being reverted (dedupes the affected list)
 	initPending bool     // deployed, init not run yet
@@ -174,10 +175,17 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 // the session's copies. Data segments initialise memory only at deploy, so
 // the pages they wrote are put back.
 func (c *contract) materialize() error {
+	var globals []uint64
 	if c.inst != nil {
 		// A reload keeps the globals the old instance holds (a revert
 		// restored them there).
-		c.globalVals = c.readGlobals(nil)
+		globals = c.readGlobals(nil)
+	} else {
+		var err error
+		if globals, err = c.storedGlobals(); err != nil {
+			return err
+		}
+		c.globalVals = globals
 	}
 	if err := c.instantiate(); err != nil {
 		return err
@@ -214,12 +222,7 @@ func (c *contract) materialize() error {
 		}
 	}
 	c.memLen = uint64(len(mem))
-	if c.globalVals == nil {
-		if c.globalVals, err = c.storedGlobals(); err != nil {
-			return err
-		}
-	}
-	c.setGlobals(c.globalVals)
+	c.setGlobals(globals)
 	c.reload = false
 	return c.newTracker()
 }

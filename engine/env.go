@@ -50,6 +50,13 @@ func (h hostEnv) Memory() []byte { return h.top().c.memory() }
 
 func (h hostEnv) ArgBuf() uint64 { return h.top().c.mod.info.ArgBuffer }
 
+func (h hostEnv) WriteArgBuf(b []byte) {
+	c := h.top().c
+	a := c.mod.info.ArgBuffer
+	copy(c.memory()[a:a+hostfns.ArgBufSize], b)
+	c.argUsed = max(c.argUsed, uint64(len(b)))
+}
+
 func (h hostEnv) Charge(gas uint64) error { return h.s.charge(gas) }
 
 func (h hostEnv) Call(callee hostfns.ContractID, fn string, arg []byte, gasLimit uint64) (int32, []byte, error) {

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"encoding/binary"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +16,8 @@ import (
 )
 
 var watCache sync.Map
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // wasm compiles testdata/contracts/<name>.wat.
 func wasm(t testing.TB, name string) []byte {
@@ -45,7 +49,7 @@ func forEachTracker(t *testing.T, fn func(t *testing.T, kind dirty.Kind)) {
 
 func testEngine(t testing.TB, kind dirty.Kind) *Engine {
 	t.Helper()
-	e, err := Open("", Options{InMemory: true, Tracker: kind})
+	e, err := Open("", Options{InMemory: true, Tracker: kind, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,11 +99,7 @@ func (c *call) output(b []byte) error {
 	if err := c.env.Charge(uint64(len(b)) * GasPerByte); err != nil {
 		return err
 	}
-	buf, err := c.argBuf(c.env.Memory())
-	if err != nil {
-		return err
-	}
-	copy(buf, b)
+	c.env.WriteArgBuf(b)
 	return nil
 }
 

@@ -14,6 +14,9 @@ type Env interface {
 	Memory() []byte
 	// ArgBuf returns the offset of the running contract's argument buffer.
 	ArgBuf() uint64
+	// WriteArgBuf copies b (at most ArgBufSize bytes) to the start of the
+	// running contract's argument buffer.
+	WriteArgBuf(b []byte)
 	// Charge takes gas from the running frame; it fails with an
 	// out-of-gas error when not enough is left.
 	Charge(gas uint64) error

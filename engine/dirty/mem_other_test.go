@@ -1,0 +1,5 @@
+//go:build !linux
+
+package dirty
+
+func plainFactories() []memFactory { return nil }

@@ -1,0 +1,3 @@
+package dirty
+
+const sysUserfaultfd = 323
