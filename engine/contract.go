@@ -202,8 +202,9 @@ func (c *contract) materialize() error {
 		}
 	}
 	mem := c.memory()
-	// TODO(data segments): clear only the pages active data segments wrote.
-	clear(mem[:min(uint64(len(mem)), c.mod.info.MinPages*merkle.WasmPageSize)])
+	for _, d := range c.mod.info.DataRanges {
+		clear(mem[d.Offset : d.Offset+d.Length]) // validated: inside the initial memory
+	}
 	err := c.mt.ForEachPage(func(i uint64, h merkle.Hash) error {
 		if i*merkle.PageSize >= uint64(len(mem)) {
 			return nil

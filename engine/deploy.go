@@ -190,14 +190,17 @@ func (s *Session) Deploy(code []byte, opts DeployOptions) (merkle.ContractID, er
 	if err := c.instantiate(); err != nil {
 		return id, err
 	}
-	// The data segments made the initial memory: record its non-zero pages.
+	// The data segments made the initial memory: record the pages they
+	// wrote (all others are zero).
 	mem := c.memory()
 	c.memLen = uint64(len(mem))
-	for i := uint64(0); i < c.memLen/merkle.PageSize; i++ {
-		p := mem[i*merkle.PageSize : (i+1)*merkle.PageSize]
-		if !bytes.Equal(p, zeroPage[:]) {
-			c.pages[i] = bytes.Clone(p)
-			c.pending[i] = struct{}{}
+	for _, d := range mod.info.DataRanges {
+		for i := d.Offset / merkle.PageSize; i <= (d.Offset+d.Length-1)/merkle.PageSize; i++ {
+			p := mem[i*merkle.PageSize : (i+1)*merkle.PageSize]
+			if _, ok := c.pages[i]; !ok && !bytes.Equal(p, zeroPage[:]) {
+				c.pages[i] = bytes.Clone(p)
+				c.pending[i] = struct{}{}
+			}
 		}
 	}
 	c.globalVals = c.readGlobals(nil)

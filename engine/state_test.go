@@ -310,3 +310,55 @@ func TestCToken(t *testing.T) {
 		t.Fatal("failed transfer changed the root")
 	}
 }
+
+func TestProofsAndDiff(t *testing.T) {
+	e := testEngine(t, dirty.Auto)
+	s := newSession(t, e, merkle.EmptyState)
+	ctr := deploy(t, s, "counter", DeployOptions{Owner: []byte("me")})
+	gr := deploy(t, s, "grower", DeployOptions{})
+	r1 := commit(t, s)
+	call(t, s, ctr, "add", u64(5))
+	call(t, s, gr, "grow", u32(1))
+	r2 := commit(t, s)
+	for _, r := range []struct {
+		root merkle.Hash
+		v    uint64
+	}{{r1, 0xfc}, {r2, 0xfc + 5}} {
+		p, err := e.ProvePage(r.root, ctr, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := merkle.VerifyPage(r.root, ctr, 0, p)
+		if err != nil || readU64(t, page[:8]) != r.v {
+			t.Fatalf("page proof at %s: %v", r.root, err)
+		}
+		rp, err := e.ProveRange(r.root, ctr, 0, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err := merkle.VerifyRange(r.root, ctr, 0, 8, rp); err != nil || readU64(t, data) != r.v {
+			t.Fatalf("range proof: %v", err)
+		}
+	}
+	absent := merkle.ContractID{0xAB}
+	p, err := e.ProveContract(r2, absent)
+	if err != nil || merkle.VerifyAbsence(r2, absent, p) != nil {
+		t.Fatalf("absence: %v", err)
+	}
+	info, err := e.Inspect(r2, ctr)
+	if err != nil || string(info.Owner) != "me" || info.Pages == 0 || len(info.Globals) != 2 {
+		t.Fatalf("inspect: %+v %v", info, err)
+	}
+	d, err := e.Diff(r1, r2)
+	if err != nil || len(d) != 2 {
+		t.Fatalf("diff: %+v %v", d, err)
+	}
+	for _, c := range d {
+		if c.Change != "changed" || len(c.Pages) == 0 {
+			t.Fatalf("diff entry %+v", c)
+		}
+	}
+	if d, err := e.Diff(merkle.EmptyState, r1); err != nil || len(d) != 2 || d[0].Change != "added" {
+		t.Fatalf("diff from empty: %+v %v", d, err)
+	}
+}

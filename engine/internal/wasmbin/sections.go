@@ -702,6 +702,9 @@ func (p *parser) dataSection() error {
 		if mem := p.memBytes(); flags != 1 && (at > mem || uint64(size) > mem-at) {
 			return r.fail(ErrInvalidContract, off, "data segment [%d, +%d) outside the initial memory of %d pages", at, size, p.memMin)
 		}
+		if flags != 1 && size > 0 {
+			p.dataRanges = append(p.dataRanges, DataRange{Offset: at, Length: uint64(size)})
+		}
 	}
 	return nil
 }

@@ -71,6 +71,14 @@ type Info struct {
 	Imports []string
 	// MutableGlobals lists the mutable globals the module defines, by index.
 	MutableGlobals []Global
+	// DataRanges lists the memory ranges the active data segments
+	// initialise at instantiation, in section order.
+	DataRanges []DataRange
+}
+
+// DataRange is the memory range an active data segment writes.
+type DataRange struct {
+	Offset, Length uint64
 }
 
 // Validate decodes the module wasm and checks that it is a contract within
@@ -113,10 +121,11 @@ type globalEntry struct {
 // parser holds what has been decoded so far. Slices alias the module where
 // they hold names or signatures.
 type parser struct {
-	r         reader
-	lim       Limits
-	imports   ImportFunc
-	rewritten bool
+	r          reader
+	lim        Limits
+	imports    ImportFunc
+	rewritten  bool
+	dataRanges []DataRange // active data segments, for the engine to undo at reload
 
 	types       []funcType
 	imps        []importEntry
@@ -333,6 +342,7 @@ func (p *parser) info() *Info {
 		ArgBuffer:    p.globals[p.argGlobal].init,
 		HasInit:      p.hasInit,
 		Exports:      make([]string, len(p.exportNames)),
+		DataRanges:   slices.Clone(p.dataRanges),
 	}
 	for i, n := range p.exportNames {
 		in.Exports[i] = string(n)

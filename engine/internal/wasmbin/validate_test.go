@@ -74,6 +74,7 @@ func TestValidateContract32(t *testing.T) {
 		Exports: []string{"get", "inc", "init"}, HasInit: true,
 		Imports:        []string{"c", "hd"},
 		MutableGlobals: []Global{{0, I32}, {2, I64}, {3, F64}},
+		DataRanges:     []DataRange{{Offset: 0, Length: 5}},
 	}
 	if !reflect.DeepEqual(info, want) {
 		t.Fatalf("got  %+v\nwant %+v", info, want)
@@ -90,6 +91,7 @@ func TestValidateContract64(t *testing.T) {
 		Exports:        []string{"get", "get_indirect", "inc", "load"},
 		Imports:        []string{"hd", "limit"},
 		MutableGlobals: []Global{{0, I64}, {2, I32}},
+		DataRanges:     []DataRange{{Offset: 65536, Length: 3}},
 	}
 	if !reflect.DeepEqual(info, want) {
 		t.Fatalf("got  %+v\nwant %+v", info, want)
