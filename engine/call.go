@@ -105,11 +105,15 @@ func (s *Session) topLevel(c *contract, fn string, arg []byte, gasLimit uint64, 
 		return nil, &CallError{Contract: c.id, Function: fn, GasSpent: spent, GasLimit: gasLimit, Err: ferr}
 	}
 	for _, t := range s.touched {
-		vals := t.readGlobals(nil)
-		if !slices.Equal(vals, t.globalVals) {
-			t.globalVals, t.changed = vals, true
+		if len(t.globals) == 0 {
+			continue
+		}
+		s.gscratch = t.readGlobals(s.gscratch)
+		if !slices.Equal(s.gscratch, t.globalVals) {
+			t.globalVals, t.changed = slices.Clone(s.gscratch), true
 		}
 	}
+	s.recycleJournal()
 	return &Receipt{Data: out, GasSpent: spent, GasLimit: gasLimit, Events: slices.Clone(s.events), CallTree: node}, nil
 }
 
@@ -156,13 +160,20 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 		parent.Children = append(parent.Children, node)
 	}
 	fr := &frame{c: c, fn: fn, limit: limit, journal: len(s.journal), events: len(s.events), node: node}
-	s.journal = append(s.journal, undo{kind: undoGlobals, c: c, globals: c.readGlobals(nil)})
-	s.frames = append(s.frames, fr)
-	c.active++
-	if !c.inCall {
+	// The globals at the frame's start, for a revert. On the contract's
+	// first frame of the call they are the synced ones, with no cgo call.
+	start := c.globalVals
+	if c.inCall {
+		start = c.readGlobals(nil)
+	} else {
 		c.inCall = true
 		s.touched = append(s.touched, c)
 	}
+	if len(start) > 0 {
+		s.journal = append(s.journal, undo{kind: undoGlobals, c: c, globals: start})
+	}
+	s.frames = append(s.frames, fr)
+	c.active++
 	a := c.mod.info.ArgBuffer
 	copy(c.memory()[a:a+hostfns.ArgBufSize], arg)
 	c.argUsed = max(c.argUsed, uint64(len(arg)))
@@ -174,7 +185,7 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	// change the state root (SPEC.md §10.2).
 	var out []byte
 	m, _ := res.(int32)
-	mem := c.memory()
+	mem := c.refresh()
 	if callErr == nil && m >= 0 && m <= hostfns.ArgBufSize {
 		out = bytes.Clone(mem[a : a+uint64(m)])
 	}
@@ -247,7 +258,7 @@ func trapReason(msg string) string {
 // collect journals the pages of c written since its last collect, and a
 // growth of its memory, under the running frame, and charges for them.
 func (s *Session) collect(c *contract) error {
-	mem := c.memory()
+	mem := c.refresh()
 	newLen := uint64(len(mem))
 	var gas uint64
 	if newLen != c.memLen {
@@ -278,7 +289,9 @@ func (s *Session) collect(c *contract) error {
 			continue
 		}
 		s.journal = append(s.journal, undo{kind: undoPage, c: c, page: i, old: old, hadCopy: had})
-		c.pages[i] = bytes.Clone(cur)
+		buf := s.pageBuf()
+		copy(buf, cur)
+		c.pages[i] = buf
 		c.pending[i] = struct{}{}
 		c.changed = true
 		gas += GasPageWrite
@@ -308,13 +321,16 @@ func (s *Session) revertTo(mark int) error {
 		}
 		switch u.kind {
 		case undoPage:
-			mem := c.memory()
+			mem := c.refresh()
 			if off := u.page * merkle.PageSize; off < uint64(len(mem)) {
 				src := u.old
 				if src == nil {
 					src = zeroPage[:]
 				}
 				copy(mem[off:off+merkle.PageSize], src)
+			}
+			if cur, ok := c.pages[u.page]; ok {
+				s.pagePool = append(s.pagePool, cur)
 			}
 			if u.hadCopy {
 				c.pages[u.page] = u.old
@@ -352,3 +368,31 @@ func (s *Session) revertTo(mark int) error {
 	}
 	return nil
 }
+
+// pageBuf returns a page-sized buffer, recycled when possible: a call that
+// changes a page otherwise allocates 4 KiB for the session's copy.
+func (s *Session) pageBuf() []byte {
+	if n := len(s.pagePool); n > 0 {
+		b := s.pagePool[n-1]
+		s.pagePool = s.pagePool[:n-1]
+		return b
+	}
+	return make([]byte, merkle.PageSize)
+}
+
+// recycleJournal returns the page copies a successful call no longer needs
+// for a revert: the session's earlier copies of pages it changed again.
+// Pages read from the store are shared with its cache and never recycled.
+func (s *Session) recycleJournal() {
+	for i := range s.journal {
+		u := &s.journal[i]
+		if u.kind == undoPage && u.hadCopy && u.old != nil && len(s.pagePool) < maxPagePool {
+			s.pagePool = append(s.pagePool, u.old)
+		}
+		u.old, u.globals, u.c = nil, nil, nil
+	}
+	s.journal = s.journal[:0]
+}
+
+// maxPagePool bounds the recycled page buffers a session keeps (1 MiB).
+const maxPagePool = 256

@@ -29,10 +29,13 @@ type contract struct {
 
 	inst    *wasmtime.Instance
 	mem     *wasmtime.Memory
+	data    []byte // view of mem, see refresh
 	funcs   map[string]*wasmtime.Func
 	globals []*wasmtime.Global // the module's mutable globals, in index order
 	tracker dirty.Tracker
-	mt      *merkle.MemTree
+	// trackerSmall: the tracker is the small-memory choice (see newTracker).
+	trackerSmall bool
+	mt           *merkle.MemTree
 
 	// pages holds the session's copy of every page written since the last
 	// commit, as of the last collect: the undo source for later frames and
@@ -83,7 +86,8 @@ func (c *contract) instantiate() error {
 	}
 	info := c.mod.info
 	mem := inst.GetExport(st, info.MemoryExport).Memory()
-	c.inst, c.mem = inst, mem
+	c.inst, c.mem, c.data = inst, mem, nil
+	c.refresh()
 	c.funcs = make(map[string]*wasmtime.Func, len(info.Exports))
 	for _, name := range info.Exports {
 		c.funcs[name] = inst.GetFunc(st, name)
@@ -95,16 +99,32 @@ func (c *contract) instantiate() error {
 	return nil
 }
 
-// memory returns the contract's memory as it is now.
-func (c *contract) memory() []byte { return c.mem.UnsafeData(c.s.wstore) }
+// memory returns the contract's memory as of the last refresh: valid
+// until wasm of this contract runs again.
+func (c *contract) memory() []byte { return c.data }
 
-// newTracker starts tracking the memory as it is now.
+// refresh re-reads the memory's extent after wasm ran. wasmtime moves a
+// memory only when it grows, so an unchanged size means an unchanged view:
+// one cgo call in the common case instead of two.
+func (c *contract) refresh() []byte {
+	if n := c.mem.DataSize(c.s.wstore); n != uintptr(len(c.data)) || c.data == nil {
+		c.data = c.mem.UnsafeData(c.s.wstore)
+	}
+	return c.data
+}
+
+// newTracker starts tracking the memory as it is now. With the automatic
+// choice, a small memory gets the compare tracker: comparing a few dozen
+// pages costs less than a PAGEMAP_SCAN ioctl and the write faults that
+// follow it (bench/README.md).
 func (c *contract) newTracker() error {
 	if c.tracker != nil {
 		c.tracker.Close()
 	}
 	m := c.memory()
-	t, err := dirty.New(c.s.e.tracker, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
+	kind := c.s.e.trackerFor(uint64(len(m)))
+	c.trackerSmall = kind != c.s.e.tracker
+	t, err := dirty.New(kind, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
 	if err != nil {
 		return fmt.Errorf("%w: dirty tracker: %w", ErrInternal, err)
 	}
@@ -201,7 +221,7 @@ func (c *contract) materialize() error {
 			return fmt.Errorf("%w: grow memory to %d bytes: %w", ErrMemoryLimit, length, err)
 		}
 	}
-	mem := c.memory()
+	mem := c.refresh()
 	for _, d := range c.mod.info.DataRanges {
 		clear(mem[d.Offset : d.Offset+d.Length]) // validated: inside the initial memory
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	// DefaultMaxMemoryBytes). memory.grow past it fails the call with
 	// ErrMemoryLimit.
 	MaxMemoryBytes uint64
+	// CompareBelow: with Tracker = dirty.Auto, memories of at most this
+	// many bytes use the compare tracker even where uffd-wp works, since it
+	// is cheaper for them (0: DefaultCompareBelow; negative: never).
+	CompareBelow int64
 	// ModuleCacheEntries bounds the in-memory cache of compiled modules
 	// (0: 64).
 	ModuleCacheEntries int
@@ -62,6 +66,7 @@ type HostQuery struct {
 const (
 	DefaultMaxMemoryBytes = 1 << 32
 	DefaultCallDepth      = 48
+	DefaultCompareBelow   = 256 << 10
 )
 
 // Engine owns a store, a wasmtime engine and the compiled-module cache.
@@ -74,6 +79,9 @@ type Engine struct {
 	opts    Options
 	log     *slog.Logger
 	tracker dirty.Kind
+	// compareBelow is the memory size up to which the compare tracker is
+	// used instead of tracker (0: never).
+	compareBelow uint64
 
 	mu       sync.Mutex
 	closed   bool
@@ -138,14 +146,24 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 		opts.Now = time.Now
 	}
 	kind := opts.Tracker
+	var compareBelow uint64
 	if kind == dirty.Auto {
 		kind = dirty.Available()[0]
+		switch {
+		case opts.CompareBelow == 0:
+			compareBelow = DefaultCompareBelow
+		case opts.CompareBelow > 0:
+			compareBelow = uint64(opts.CompareBelow)
+		}
+		if kind == dirty.Compare {
+			compareBelow = 0
+		}
 	} else if err := dirty.UnavailableReason(kind); err != nil {
 		return nil, fmt.Errorf("engine: tracker %v: %w", kind, err)
 	}
 	cache, _ := lru.New[merkle.Hash, *module](opts.ModuleCacheEntries)
 	e := &Engine{store: st, wt: wasmtime.NewEngineWithConfig(wasmConfig()), modules: cache, opts: opts,
-		log: opts.Logger, tracker: kind, pins: map[merkle.Hash]int{}, deferred: map[merkle.Hash]bool{}}
+		log: opts.Logger, tracker: kind, compareBelow: compareBelow, pins: map[merkle.Hash]int{}, deferred: map[merkle.Hash]bool{}}
 	for i, k := range []hostfns.Kind{hostfns.Wasm32, hostfns.Wasm64} {
 		l := wasmtime.NewLinker(e.wt)
 		if err := hostfns.Define(l, k, envOf); err != nil {
@@ -153,7 +171,7 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 		}
 		e.linkers[i] = l
 	}
-	e.log.Info("wasmstate engine open", "tracker", kind.String(), "wasmtime", WasmtimeVersion,
+	e.log.Info("wasmstate engine open", "tracker", e.Info().Tracker, "wasmtime", WasmtimeVersion,
 		"max_memory", opts.MaxMemoryBytes)
 	return e, nil
 }
@@ -181,8 +199,20 @@ const configFingerprint = "fuel,mem64,nan-canon,no-threads,no-multimem,no-gc,no-
 
 // Info describes the engine.
 func (e *Engine) Info() Info {
-	return Info{Tracker: e.tracker.String(), WasmtimeVersion: WasmtimeVersion,
+	tr := e.tracker.String()
+	if e.compareBelow > 0 {
+		tr = fmt.Sprintf("%s (compare for memories up to %d KiB)", tr, e.compareBelow>>10)
+	}
+	return Info{Tracker: tr, WasmtimeVersion: WasmtimeVersion,
 		MaxMemoryBytes: e.opts.MaxMemoryBytes, CallDepth: e.opts.CallDepth}
+}
+
+// trackerFor picks the tracker kind for a memory of n bytes.
+func (e *Engine) trackerFor(n uint64) dirty.Kind {
+	if n <= e.compareBelow {
+		return dirty.Compare
+	}
+	return e.tracker
 }
 
 // Store returns the engine's page store, for tools (fsck, inspection).

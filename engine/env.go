@@ -46,7 +46,7 @@ func (e *QueryPanicError) Error() string {
 
 func (h hostEnv) top() *frame { return h.s.frames[len(h.s.frames)-1] }
 
-func (h hostEnv) Memory() []byte { return h.top().c.memory() }
+func (h hostEnv) Memory() []byte { return h.top().c.refresh() }
 
 func (h hostEnv) ArgBuf() uint64 { return h.top().c.mod.info.ArgBuffer }
 

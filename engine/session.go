@@ -35,6 +35,9 @@ type Session struct {
 	hostErr error
 	touched []*contract
 
+	pagePool [][]byte // recycled page buffers, see pageBuf
+	gscratch []uint64
+
 	closed bool
 	broken error // set after an internal error: the session refuses work
 }

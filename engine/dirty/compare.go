@@ -39,16 +39,10 @@ func (t *compareTracker) Resize(base unsafe.Pointer, length uint64) error {
 	if err := checkRange(base, length); err != nil {
 		return err
 	}
-	if length > uint64(len(t.shadow)) {
-		if length <= uint64(cap(t.shadow)) {
-			old := len(t.shadow)
-			t.shadow = t.shadow[:length]
-			clear(t.shadow[old:])
-		} else {
-			s := make([]byte, length)
-			copy(s, t.shadow)
-			t.shadow = s
-		}
+	if n := uint64(len(t.shadow)); length > n {
+		// append grows the capacity geometrically, so a run of grows
+		// copies the shadow O(log) times, not once per grow.
+		t.shadow = append(t.shadow, make([]byte, length-n)...)
 	} else {
 		t.shadow = t.shadow[:length]
 	}

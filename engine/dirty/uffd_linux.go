@@ -5,6 +5,7 @@ package dirty
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -73,13 +74,13 @@ func ioctl(fd int, req uintptr, arg unsafe.Pointer) (uintptr, error) {
 // ioctlRetry retries an idempotent ioctl interrupted by a signal or by a
 // concurrent change of the address space (EAGAIN from UFFDIO_WRITEPROTECT).
 func ioctlRetry(fd int, req uintptr, arg unsafe.Pointer) error {
-	for {
+	for range 1000 {
 		_, err := ioctl(fd, req, arg)
-		if err == syscall.EINTR || err == syscall.EAGAIN {
-			continue
+		if err != syscall.EINTR && err != syscall.EAGAIN {
+			return err
 		}
-		return err
 	}
+	return syscall.EAGAIN
 }
 
 // The pagemap file is opened once per process and never closed: it refers to
@@ -110,50 +111,59 @@ var (
 
 // uffdProbe checks once per process that the whole chain works: a
 // userfaultfd with WP_ASYNC|WP_UNPOPULATED, registration, write-protection,
-// a write, and a PAGEMAP_SCAN that reports exactly that write.
+// writes, PAGEMAP_SCAN reporting exactly them, and the grow protocol.
 func uffdProbe() error {
 	probeOnce.Do(func() { probeErr = probe() })
 	return probeErr
 }
 
 func probe() error {
-	const n = 4
+	const n = 8
 	mem, err := syscall.Mmap(-1, 0, n*PageSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		return fmt.Errorf("mmap: %w", err)
 	}
 	defer syscall.Munmap(mem)
-	mem[0] = 1 // one populated page written before tracking: must not be reported
-	t, err := newUffd(unsafe.Pointer(&mem[0]), n*PageSize)
+	mem[0] = 1 // populated before tracking: not reported
+	t, err := newUffd(unsafe.Pointer(&mem[0]), n/2*PageSize)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
 	var buf [n]uint64
-	got, err := t.Collect(buf[:0])
-	if err != nil {
-		return err
+	check := func(step string, want ...uint64) error {
+		got, err := t.Collect(buf[:0])
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("probe: %s: reported %v, want %v", step, got, want)
+		}
+		return nil
 	}
-	if len(got) != 0 {
-		return fmt.Errorf("probe: %d pages reported before any write", len(got))
+	if err := check("no writes"); err != nil {
+		return err
 	}
 	mem[2*PageSize] = 1
 	mem[0] = 2
-	got, err = t.Collect(buf[:0])
-	if err != nil {
+	if err := check("writes", 0, 2); err != nil {
 		return err
 	}
-	if len(got) != 2 || got[0] != 0 || got[1] != 2 {
-		return fmt.Errorf("probe: reported %v, want [0 2]", got)
-	}
-	got, err = t.Collect(buf[:0])
-	if err != nil {
+	if err := check("no writes after Collect"); err != nil {
 		return err
 	}
-	if len(got) != 0 {
-		return fmt.Errorf("probe: reported %v after no writes", got)
+	// Grow: a page written, a page only read; a write in the old part.
+	mem[5*PageSize] = 1
+	_ = mem[6*PageSize]
+	if err := t.Resize(unsafe.Pointer(&mem[0]), n*PageSize); err != nil {
+		return err
 	}
-	return nil
+	mem[1*PageSize] = 1
+	if err := check("grow", 1, 5); err != nil {
+		return err
+	}
+	mem[6*PageSize] = 1
+	return check("write after grow", 6)
 }
 
 // uffdTracker tracks one memory with its own userfaultfd.
