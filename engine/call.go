@@ -188,6 +188,7 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	mem := c.refresh()
 	if callErr == nil && m >= 0 && m <= hostfns.ArgBufSize {
 		out = bytes.Clone(mem[a : a+uint64(m)])
+		c.argUsed = max(c.argUsed, uint64(m)) // the result is scratch too
 	}
 	clear(mem[a : a+c.argUsed])
 	c.argUsed = 0

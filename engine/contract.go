@@ -20,12 +20,15 @@ import (
 // contract is a contract loaded into a session: its wasm instance, the
 // tracker of its memory, and what the session changed of it.
 type contract struct {
-	s     *Session
-	id    merkle.ContractID
-	leaf  merkle.ContractLeaf // as of the last Root
-	mod   *module
-	owner []byte // nil until needed, for contracts loaded from the store
-	code  []byte // set for contracts deployed in this session, until committed
+	s    *Session
+	id   merkle.ContractID
+	leaf merkle.ContractLeaf // as of the last Root
+	// baseLeaf is the leaf as of the session's base (zero for a new
+	// contract), to tell which contracts a commit really changed.
+	baseLeaf merkle.ContractLeaf
+	mod      *module
+	owner    []byte // nil until needed, for contracts loaded from the store
+	code     []byte // set for contracts deployed in this session, until committed
 
 	inst    *wasmtime.Instance
 	mem     *wasmtime.Memory
@@ -182,7 +185,7 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &contract{s: s, id: leaf.ID, leaf: leaf, mod: mod, mt: merkle.NewMemTree(leaf.MemoryRoot, s.e.store),
+	c := &contract{s: s, id: leaf.ID, leaf: leaf, baseLeaf: leaf, mod: mod, mt: merkle.NewMemTree(leaf.MemoryRoot, s.e.store),
 		pages: map[uint64][]byte{}, hashes: map[uint64]merkle.Hash{}, pending: map[uint64]struct{}{}}
 	if err := c.materialize(); err != nil {
 		return nil, err
@@ -385,4 +388,5 @@ func (c *contract) committed() {
 	clear(c.pages)
 	clear(c.hashes)
 	c.isNew, c.code, c.uncommitted = false, nil, false
+	c.baseLeaf = c.leaf
 }

@@ -202,14 +202,22 @@ func (s *Session) Commit() (merkle.Hash, error) {
 	if err := s.usable(); err != nil {
 		return merkle.Hash{}, err
 	}
-	changed := s.changedIDs(func(c *contract) bool { return c.changed || c.uncommitted })
+	touched := s.changedIDs(func(c *contract) bool { return c.changed || c.uncommitted })
 	root, err := s.Root()
 	if err != nil {
 		return merkle.Hash{}, err
 	}
+	// The record names the contracts whose leaves really differ: a call
+	// that changed nothing in the end (or was reverted) does not count.
+	var changed []merkle.ContractID
+	for _, id := range touched {
+		if c := s.contracts[id]; c.isNew || c.leaf != c.baseLeaf {
+			changed = append(changed, id)
+		}
+	}
 	if root == s.base {
 		// Nothing to write: the state is the base's (or both are empty).
-		for _, id := range changed {
+		for _, id := range touched {
 			s.contracts[id].committed()
 		}
 		clear(s.eph)
@@ -217,9 +225,9 @@ func (s *Session) Commit() (merkle.Hash, error) {
 		return root, nil
 	}
 	b := pagestore.NewBatch()
-	for _, id := range changed {
+	for _, id := range touched {
 		if err := s.contracts[id].stage(b); err != nil {
-			return merkle.Hash{}, err
+			return merkle.Hash{}, s.fail(fmt.Errorf("engine: commit: %w", err))
 		}
 	}
 	s.state.Commit(b)
@@ -230,9 +238,11 @@ func (s *Session) Commit() (merkle.Hash, error) {
 	}
 	if _, err := s.e.store.Commit(b); err != nil {
 		s.e.unpin(root)
-		return merkle.Hash{}, fmt.Errorf("engine: commit %s: %w", root, err)
+		// The trees handed their new nodes to the lost batch and would not
+		// hand them again: the session cannot commit any more.
+		return merkle.Hash{}, s.fail(fmt.Errorf("engine: commit %s: %w", root, err))
 	}
-	for _, id := range changed {
+	for _, id := range touched {
 		s.contracts[id].committed()
 	}
 	s.e.unpin(s.base)
