@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/wasmstate/wasmstate/engine"
+	"github.com/wasmstate/wasmstate/merkle"
+)
+
+var proveCmd = &command{
+	name:     "prove",
+	synopsis: "--root ROOT CONTRACT (--page N | --range OFFSET:LENGTH | --absent | --leaf) [-o FILE] [--json]",
+	summary:  "prove a page, a byte range, a contract's leaf or its absence",
+	store:    true,
+	help: `Builds a proof about the state under --root (default: the head) that
+anyone holding only that root can check with statectl verify or the
+lightclient package:
+
+  --page N               page N (4 KiB) of CONTRACT's memory
+  --range OFFSET:LENGTH  LENGTH bytes at OFFSET of CONTRACT's memory (up to 16 MiB)
+  --leaf                 CONTRACT's leaf: code hash, owner hash, memory kind,
+                         length and root, globals hash
+  --absent               that no contract has the id CONTRACT
+
+The proof is written in the binary encoding (SPEC.md §7.3), or in JSON
+(§7.5) with --json, to -o FILE or to stdout. A binary proof is not written
+to a terminal: use -o, redirect stdout, or --json. With -o a summary is
+printed instead. Numbers are decimal or 0x-prefixed hex.
+
+Examples:
+  statectl prove --root $(statectl root) CONTRACT --page 0 -o page0.proof
+  statectl prove CONTRACT --range 0:8 --json > counter.json
+  statectl prove --root $OLD CONTRACT --leaf -o leaf.proof
+  statectl prove CONTRACT --absent -o absent.proof`,
+	run: runProve,
+}
+
+type proveSummaryJSON struct {
+	File     string  `json:"file"`
+	Bytes    int     `json:"bytes"`
+	Encoding string  `json:"encoding"`
+	Kind     string  `json:"kind"`
+	Root     string  `json:"root"`
+	Contract string  `json:"contract"`
+	Offset   *uint64 `json:"offset,omitempty"`
+	Length   *uint64 `json:"length,omitempty"`
+}
+
+func runProve(c *cli, args []string) error {
+	fs := c.flags()
+	rootFlag := fs.String("root", "head", "`ROOT` the proof is about: 64 hex digits or head")
+	page := fs.String("page", "", "prove page `N`")
+	rng := fs.String("range", "", "prove the byte range `OFFSET:LENGTH`")
+	absent := fs.Bool("absent", false, "prove that no contract has the id CONTRACT")
+	leaf := fs.Bool("leaf", false, "prove CONTRACT's leaf")
+	outFile := fs.String("o", "", "write the proof to `FILE` instead of stdout")
+	fs.Lookup("json").Usage = "write the proof in JSON (SPEC.md §7.5) instead of binary (§7.3)"
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return c.usagef("want one CONTRACT argument, got %d", len(pos))
+	}
+	modes := 0
+	for _, m := range []string{"page", "range", "absent", "leaf"} {
+		if isSet(fs, m) {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return c.usagef("want exactly one of --page, --range, --absent and --leaf")
+	}
+	id, err := parseContract(pos[0])
+	if err != nil {
+		return err
+	}
+	var offset, length uint64
+	switch {
+	case isSet(fs, "page"):
+		n, err := parseUint("page", *page)
+		if err != nil {
+			return err
+		}
+		if n >= merkle.MaxPages {
+			return badInputf("page %d: beyond the largest memory (%d pages)", n, merkle.MaxPages)
+		}
+		offset, length = n*merkle.PageSize, merkle.PageSize
+	case isSet(fs, "range"):
+		if offset, length, err = parseRange(*rng); err != nil {
+			return err
+		}
+	}
+	if !c.json && *outFile == "" && c.stdoutTTY {
+		return c.usagef("refusing to write a binary proof to a terminal: use -o FILE, redirect stdout, or --json")
+	}
+
+	e, err := c.open(false)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	root, err := resolveRoot(e, *rootFlag)
+	if err != nil {
+		return err
+	}
+	var proof merkle.Proof
+	what := ""
+	switch {
+	case *absent || *leaf:
+		p, err := e.ProveContract(root, id)
+		if err != nil {
+			return err
+		}
+		if *leaf && p.Kind() != merkle.KindContract {
+			return fmt.Errorf("%w: %s under root %s", engine.ErrNoContract, id, root)
+		}
+		if *absent && p.Kind() != merkle.KindAbsence {
+			return failf("contract %s exists under root %s: its absence cannot be proven (try --leaf)", id, root)
+		}
+		proof = p
+		what = "absence of " + id.String()
+		if *leaf {
+			what = "leaf of " + id.String()
+		}
+	default:
+		p, err := e.ProveRange(root, id, offset, length)
+		if errors.Is(err, merkle.ErrOutOfRange) {
+			return withCode(exitUsage, err)
+		}
+		if err != nil {
+			return err
+		}
+		proof = p
+		what = fmt.Sprintf("bytes %d+%d of %s", offset, length, id)
+		if isSet(fs, "page") {
+			what = fmt.Sprintf("page %d (%s)", offset/merkle.PageSize, what)
+		}
+	}
+
+	var data []byte
+	encoding := "binary"
+	if c.json {
+		encoding = "json"
+		data, err = json.MarshalIndent(proof, "", "  ")
+		data = append(data, '\n')
+	} else {
+		data, err = proof.MarshalBinary()
+	}
+	if err != nil {
+		return err
+	}
+	if *outFile == "" {
+		_, err = c.stdout.Write(data)
+		return err
+	}
+	if err := os.WriteFile(*outFile, data, 0o644); err != nil {
+		return failf("write proof: %v", err)
+	}
+	if c.json {
+		sum := proveSummaryJSON{File: *outFile, Bytes: len(data), Encoding: encoding, Kind: proof.Kind().String(),
+			Root: root.String(), Contract: id.String()}
+		if proof.Kind() == merkle.KindRange {
+			sum.Offset, sum.Length = &offset, &length
+		}
+		return c.writeJSON(sum)
+	}
+	c.printf("wrote %d-byte %s %s proof to %s: %s under root %s\n", len(data), encoding, proof.Kind(), *outFile, what, root)
+	return nil
+}
