@@ -1,0 +1,298 @@
+package pagestore
+
+import (
+	"fmt"
+
+	"github.com/wasmstate/wasmstate/merkle"
+)
+
+// Batch stages one commit: objects, at most one commit record and at most
+// one head change. It copies every value it is given, so the caller may
+// reuse its buffers (such as live linear memory) at once. Staging the same
+// object twice keeps one copy. A Batch is not safe for concurrent use. A
+// successful Store.Commit empties it; a failed one leaves it as it was.
+//
+// Objects are staged under the hash the caller computed (it has them from
+// building the tree); Commit rehashes each object it actually writes and
+// refuses the batch if one does not match, so a bug upstream cannot store a
+// value under a wrong key.
+type Batch struct {
+	objs   []staged
+	index  map[objKey]int
+	bytes  int
+	record *CommitRecord
+	head   *merkle.Hash
+}
+
+type staged struct {
+	key   objKey
+	value []byte
+}
+
+// NewBatch returns an empty batch.
+func NewBatch() *Batch {
+	return &Batch{index: make(map[objKey]int)}
+}
+
+func (b *Batch) put(k Kind, h merkle.Hash, value []byte) {
+	if b.index == nil {
+		b.index = make(map[objKey]int)
+	}
+	key := makeKey(k, h)
+	if _, ok := b.index[key]; ok {
+		return
+	}
+	b.index[key] = len(b.objs)
+	b.objs = append(b.objs, staged{key: key, value: append([]byte(nil), value...)})
+	b.bytes += len(value)
+}
+
+func (b *Batch) lookup(key objKey) ([]byte, bool) {
+	i, ok := b.index[key]
+	if !ok {
+		return nil, false
+	}
+	return b.objs[i].value, true
+}
+
+// PutPage stages the page with hash h (merkle.HashPage(page)). Like
+// HashPage, it pads a short page with zeros. The zero page is never stored
+// and is ignored.
+func (b *Batch) PutPage(h merkle.Hash, page []byte) {
+	if h == merkle.EmptyPageHash() {
+		return
+	}
+	if len(page) < merkle.PageSize {
+		p := make([]byte, merkle.PageSize)
+		copy(p, page)
+		page = p
+	}
+	b.put(KindPage, h, page)
+}
+
+// PutMemoryNode stages the inner memory-tree node h =
+// DomainMemoryNode.Sum2(left, right). All-zero subtrees are never stored
+// and are ignored.
+func (b *Batch) PutMemoryNode(h, left, right merkle.Hash) {
+	for ht := 1; ht <= merkle.MemoryTreeHeight; ht++ {
+		if h == merkle.EmptyMemory(ht) {
+			return
+		}
+	}
+	var v [2 * merkle.HashSize]byte
+	copy(v[:32], left[:])
+	copy(v[32:], right[:])
+	b.put(KindMemoryNode, h, v[:])
+}
+
+// PutStateNode stages the state-tree node h: an inner node (64 bytes,
+// left || right) or a contract leaf (merkle.ContractLeafSize bytes).
+func (b *Batch) PutStateNode(h merkle.Hash, value []byte) {
+	if h == merkle.EmptyState {
+		return
+	}
+	b.put(KindStateNode, h, value)
+}
+
+// PutCode stages wasm bytecode under h = merkle.HashCode(code).
+func (b *Batch) PutCode(h merkle.Hash, code []byte) { b.put(KindCode, h, code) }
+
+// PutOwner stages owner bytes under h = merkle.HashOwner(owner).
+func (b *Batch) PutOwner(h merkle.Hash, owner []byte) { b.put(KindOwner, h, owner) }
+
+// PutGlobals stages persisted globals under h = DomainGlobals.Sum(globals).
+func (b *Batch) PutGlobals(h merkle.Hash, globals []byte) { b.put(KindGlobals, h, globals) }
+
+// SetCommit stages the commit record of rec.Root. Committing a root that
+// already has a record keeps the existing record: the state is the same,
+// and its first record is its history.
+func (b *Batch) SetCommit(rec CommitRecord) {
+	r := rec
+	r.Changed = append([]merkle.ContractID(nil), rec.Changed...)
+	b.record = &r
+}
+
+// SetHead stages moving the head to root, which must be the empty state,
+// a stored commit root or the root of this batch's record.
+func (b *Batch) SetHead(root merkle.Hash) {
+	r := root
+	b.head = &r
+}
+
+// Len is the number of distinct objects staged.
+func (b *Batch) Len() int { return len(b.objs) }
+
+// Bytes is the total size of the values staged.
+func (b *Batch) Bytes() int { return b.bytes }
+
+// CommitStats describes what a Commit wrote.
+type CommitStats struct {
+	Objects int // objects written
+	Bytes   int // value bytes written
+	Skipped int // staged objects already stored
+}
+
+// Commit writes the batch as one synced backend batch: after a crash it is
+// wholly visible or not at all. Objects already stored are skipped (checked
+// through the cache) so a commit costs in proportion to its new data. Each
+// object written is rehashed, and every reference from a new node (children,
+// a leaf's memory root, code, owner and globals) must resolve to the batch
+// or the store; a commit root must be the zero hash or a stored or staged
+// state node.
+//
+// Objects staged without a record are not reachable from any root: a GC
+// that runs before a record references them reclaims them unless their
+// root is pinned.
+func (s *Store) Commit(b *Batch) (CommitStats, error) {
+	var st CommitStats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gcPending != nil {
+		return st, fmt.Errorf("pagestore: commit: %w: %v", ErrGCPending, s.gcPending)
+	}
+	wb := s.kv.NewBatch()
+	var written []staged
+	for _, o := range b.objs {
+		present, err := s.has(o.key)
+		if err != nil {
+			return st, fmt.Errorf("pagestore: commit: %w", err)
+		}
+		if present {
+			st.Skipped++
+			continue
+		}
+		k, h := o.key.kind(), o.key.hash()
+		if cerr := verify(k, h, o.value); cerr != nil {
+			return st, fmt.Errorf("pagestore: commit: staged %s %s: %s: %w", k, h, cerr.Reason, ErrInvalid)
+		}
+		if err := s.checkRefs(b, o); err != nil {
+			return st, fmt.Errorf("pagestore: commit: %w", err)
+		}
+		wb.Put(o.key[:], o.value)
+		written = append(written, o)
+		st.Objects++
+		st.Bytes += len(o.value)
+	}
+	if r := b.record; r != nil {
+		if r.Root == merkle.EmptyState {
+			return st, fmt.Errorf("pagestore: commit: %w: a record for the empty state", ErrInvalid)
+		}
+		if err := s.requireState(b, r.Root); err != nil {
+			return st, fmt.Errorf("pagestore: commit %s: root: %w", r.Root, err)
+		}
+		key := makeKey(KindCommit, r.Root)
+		ok, err := s.kv.Has(key[:])
+		if err != nil {
+			return st, fmt.Errorf("pagestore: commit %s: %w", r.Root, err)
+		}
+		if !ok {
+			wb.Put(key[:], r.encode())
+		}
+	}
+	if b.head != nil {
+		if b.record == nil || b.record.Root != *b.head {
+			if err := s.requireRoot(*b.head); err != nil {
+				return st, fmt.Errorf("pagestore: commit: set head: %w", err)
+			}
+		}
+		wb.Put([]byte{byte(KindHead)}, encodeHead(*b.head))
+	}
+	if wb.Len() > 0 {
+		if err := s.kv.Write(wb, true); err != nil {
+			return st, fmt.Errorf("pagestore: commit: write: %w", err)
+		}
+	}
+	// Nodes are what trees read over and over, and what the next commit's
+	// presence checks hit; pages are left out so one commit cannot flush
+	// the cache.
+	for _, o := range written {
+		if k := o.key.kind(); k == KindMemoryNode || k == KindStateNode {
+			s.cache.add(o.key, o.value)
+		}
+	}
+	b.objs, b.index, b.bytes, b.record, b.head = nil, nil, 0, nil, nil
+	return st, nil
+}
+
+// checkRefs checks that everything new object o references is implicit,
+// staged or stored, so that a commit never points at a missing object.
+// Stored objects have complete subtrees (see the package invariants), so one
+// level suffices and the cost stays proportional to the new data.
+func (s *Store) checkRefs(b *Batch, o staged) error {
+	h := o.key.hash()
+	switch o.key.kind() {
+	case KindMemoryNode:
+		for _, c := range [2]merkle.Hash{merkle.Hash(o.value[:32]), merkle.Hash(o.value[32:])} {
+			if _, ok := s.empty[c]; ok {
+				continue
+			}
+			found := false
+			for _, k := range [2]Kind{KindMemoryNode, KindPage} {
+				ok, err := s.present(b, makeKey(k, c))
+				if err != nil {
+					return err
+				}
+				if ok {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return fmt.Errorf("memory node %s: child %s: %w", h, c, &NotFoundError{Kind: KindMemoryNode, Key: c})
+			}
+		}
+	case KindStateNode:
+		if len(o.value) == 2*merkle.HashSize {
+			for _, c := range [2]merkle.Hash{merkle.Hash(o.value[:32]), merkle.Hash(o.value[32:])} {
+				if err := s.requireState(b, c); err != nil {
+					return fmt.Errorf("state node %s: child: %w", h, err)
+				}
+			}
+			return nil
+		}
+		leaf, err := merkle.DecodeContractLeaf(o.value)
+		if err != nil {
+			return fmt.Errorf("%w: contract leaf %s: %v", ErrInvalid, h, err)
+		}
+		if _, ok := s.empty[leaf.MemoryRoot]; !ok {
+			if err := s.require(b, KindMemoryNode, leaf.MemoryRoot); err != nil {
+				return fmt.Errorf("contract leaf %s: memory root: %w", h, err)
+			}
+		}
+		for _, r := range [...]struct {
+			k Kind
+			h merkle.Hash
+		}{{KindCode, leaf.CodeHash}, {KindOwner, leaf.OwnerHash}, {KindGlobals, leaf.GlobalsHash}} {
+			if err := s.require(b, r.k, r.h); err != nil {
+				return fmt.Errorf("contract leaf %s: %w", h, err)
+			}
+		}
+	}
+	return nil
+}
+
+// present reports whether key is staged in b or stored.
+func (s *Store) present(b *Batch, key objKey) (bool, error) {
+	if _, ok := b.lookup(key); ok {
+		return true, nil
+	}
+	return s.has(key)
+}
+
+func (s *Store) require(b *Batch, k Kind, h merkle.Hash) error {
+	ok, err := s.present(b, makeKey(k, h))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &NotFoundError{Kind: k, Key: h}
+	}
+	return nil
+}
+
+func (s *Store) requireState(b *Batch, h merkle.Hash) error {
+	if h == merkle.EmptyState {
+		return nil
+	}
+	return s.require(b, KindStateNode, h)
+}
