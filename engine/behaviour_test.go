@@ -377,3 +377,29 @@ func TestBadPointers(t *testing.T) {
 }
 
 func i32(v int32) []byte { return binary.LittleEndian.AppendUint32(nil, uint32(v)) }
+
+// TestTrackerFollowsMemorySize: with the automatic choice a small memory
+// uses compare and moves to the main tracker once it grows.
+func TestTrackerFollowsMemorySize(t *testing.T) {
+	e := testEngine(t, dirty.Auto)
+	s := newSession(t, e, merkle.EmptyState)
+	gr := deploy(t, s, "grower", DeployOptions{})
+	c := s.contracts[gr]
+	if got := c.tracker.Name(); got != "compare" {
+		t.Fatalf("small memory tracked by %s", got)
+	}
+	if got := readU64(t, call(t, s, gr, "grow", u32(4))); got != 6 {
+		t.Fatalf("grow: %d pages", got)
+	}
+	if want := dirty.Available()[0].String(); c.tracker.Name() != want {
+		t.Fatalf("grown memory tracked by %s, want %s", c.tracker.Name(), want)
+	}
+	// Writes after the switch are still seen: the marker of a second grow
+	// survives a commit and reload.
+	call(t, s, gr, "grow", u32(1))
+	r := commit(t, s)
+	s2 := newSession(t, e, r)
+	if got := call(t, s2, gr, "read_at", u64(7*65536-1)); !bytes.Equal(got, []byte{0xAB}) {
+		t.Fatalf("marker after reload: %x", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
+	"github.com/wasmstate/wasmstate/engine/dirty"
 	"github.com/wasmstate/wasmstate/hostfns"
 	"github.com/wasmstate/wasmstate/merkle"
 )
@@ -69,6 +70,9 @@ func (s *Session) CallFeed(id merkle.ContractID, fn string, arg []byte, gasLimit
 	if gasLimit == 0 {
 		return nil, badInput("gas limit 0")
 	}
+	if err := s.recycle(); err != nil {
+		return nil, err
+	}
 	c, err := s.contract(id)
 	if err != nil {
 		return nil, err
@@ -83,6 +87,7 @@ func (s *Session) topLevel(c *contract, fn string, arg []byte, gasLimit uint64, 
 		return nil, fmt.Errorf("%w: set fuel: %w", ErrInternal, err)
 	}
 	s.journal, s.events, s.frames, s.touched, s.hostErr = s.journal[:0], s.events[:0], s.frames[:0], s.touched[:0], nil
+	s.reloads = 0
 	s.feed = feed
 	defer func() {
 		s.feed = nil
@@ -150,7 +155,7 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 		return nil, nil, fmt.Errorf("%w: depth %d", ErrCallDepth, len(s.frames))
 	}
 	if c.reload && c.active == 0 {
-		if err := c.materialize(); err != nil {
+		if err := s.reloadContract(c); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -297,6 +302,14 @@ func (s *Session) collect(c *contract) error {
 		c.changed = true
 		gas += GasPageWrite
 	}
+	// A memory that grew past the small-memory size moves to the main
+	// tracker: compare's cost follows the memory's size. Everything
+	// written so far is collected, so the new tracker starts clean.
+	if c.trackerSmall && newLen > s.e.compareBelow && s.e.tracker != dirty.Compare {
+		if err := c.newTracker(); err != nil {
+			return s.fail(err)
+		}
+	}
 	if gas > 0 {
 		return s.charge(gas)
 	}
@@ -355,12 +368,14 @@ func (s *Session) revertTo(mark int) error {
 	s.journal = s.journal[:mark]
 	for _, c := range affected {
 		c.reverting = false
-		if c.reload && c.active == 0 {
-			if err := c.materialize(); err != nil {
+		if c.reload && c.active == 0 && s.reloads < maxReloads {
+			if err := s.reloadContract(c); err != nil {
 				return s.fail(fmt.Errorf("%w: reload %s after revert: %w", ErrInternal, c.id, err))
 			}
 			continue
 		}
+		// Over maxReloads the contract stays pending (c.reload): its
+		// frames fail until the next top-level call reloads it.
 		// The revert's own writes are not the next frame's.
 		var err error
 		if c.scratch, err = c.tracker.Collect(c.scratch[:0]); err != nil {

@@ -61,6 +61,7 @@ type contract struct {
 	reverting   bool     // being reverted (dedupes the affected list)
 	initPending bool     // deployed, init not run yet
 	scratch     []uint64
+	carry       []uint64 // globals carried into a new store (recycle)
 }
 
 // wstore returns the session's wasmtime store, creating it on first use.
@@ -87,6 +88,7 @@ func (c *contract) instantiate() error {
 	if err != nil {
 		return fmt.Errorf("%w: instantiate %s: %w", ErrInvalidModule, c.id, err)
 	}
+	c.s.instances++
 	info := c.mod.info
 	mem := inst.GetExport(st, info.MemoryExport).Memory()
 	c.inst, c.mem, c.data = inst, mem, nil
@@ -128,6 +130,13 @@ func (c *contract) newTracker() error {
 	kind := c.s.e.trackerFor(uint64(len(m)))
 	c.trackerSmall = kind != c.s.e.tracker
 	t, err := dirty.New(kind, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
+	if err != nil && kind != dirty.Compare && c.s.e.opts.Tracker == dirty.Auto {
+		// uffd-wp can fail for one memory (EBUSY, a registration limit):
+		// the automatic choice falls back to compare for it.
+		c.s.e.log.Warn("uffd-wp unavailable for a memory; using compare", "contract", c.id.String(), "err", err)
+		kind, c.trackerSmall = dirty.Compare, true
+		t, err = dirty.New(kind, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
+	}
 	if err != nil {
 		return fmt.Errorf("%w: dirty tracker: %w", ErrInternal, err)
 	}
@@ -199,7 +208,9 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 // the pages they wrote are put back.
 func (c *contract) materialize() error {
 	var globals []uint64
-	if c.inst != nil {
+	if c.carry != nil { // moved to a new store by recycle
+		globals, c.carry = c.carry, nil
+	} else if c.inst != nil {
 		// A reload keeps the globals the old instance holds (a revert
 		// restored them there).
 		globals = c.readGlobals(nil)

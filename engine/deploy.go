@@ -157,6 +157,9 @@ func (s *Session) Deploy(code []byte, opts DeployOptions) (merkle.ContractID, er
 	if err := s.usable(); err != nil {
 		return merkle.ContractID{}, err
 	}
+	if err := s.recycle(); err != nil {
+		return merkle.ContractID{}, err
+	}
 	if len(opts.Owner) > MaxOwnerBytes {
 		return merkle.ContractID{}, badInput("owner of %d bytes exceeds %d", len(opts.Owner), MaxOwnerBytes)
 	}

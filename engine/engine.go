@@ -32,8 +32,9 @@ type Options struct {
 	// works on this machine).
 	Tracker dirty.Kind
 	// MaxMemoryBytes caps every contract's linear memory (0:
-	// DefaultMaxMemoryBytes). memory.grow past it fails the call with
-	// ErrMemoryLimit.
+	// DefaultMaxMemoryBytes). memory.grow past it returns -1 to the
+	// contract (SPEC.md §12); loading a committed memory larger than it
+	// fails with ErrMemoryLimit.
 	MaxMemoryBytes uint64
 	// CompareBelow: with Tracker = dirty.Auto, memories of at most this
 	// many bytes use the compare tracker even where uffd-wp works, since it
@@ -66,7 +67,7 @@ type HostQuery struct {
 const (
 	DefaultMaxMemoryBytes = 1 << 32
 	DefaultCallDepth      = 48
-	DefaultCompareBelow   = 256 << 10
+	DefaultCompareBelow   = 128 << 10
 )
 
 // Engine owns a store, a wasmtime engine and the compiled-module cache.
@@ -87,6 +88,10 @@ type Engine struct {
 	closed   bool
 	pins     map[merkle.Hash]int  // roots open sessions are based on
 	deferred map[merkle.Hash]bool // deletions waiting for a pin to go
+	// delMu orders deleting a commit record with committing the same
+	// root, so that a deletion decided before a commit of the root cannot
+	// remove the record that commit acknowledged.
+	delMu sync.Mutex
 }
 
 // Info describes a running engine.
@@ -266,6 +271,19 @@ func (e *Engine) unpin(root merkle.Hash) {
 		delete(e.pins, root)
 	}
 	del := last && e.deferred[root]
+	e.mu.Unlock()
+	if del {
+		e.deleteDeferred(root)
+	}
+}
+
+// deleteDeferred carries out the deferred deletion of root, unless a
+// commit of root cancelled it (keep) or a session pinned root again.
+func (e *Engine) deleteDeferred(root merkle.Hash) {
+	e.delMu.Lock()
+	defer e.delMu.Unlock()
+	e.mu.Lock()
+	del := e.deferred[root] && e.pins[root] == 0
 	if del {
 		delete(e.deferred, root)
 	}
@@ -277,10 +295,19 @@ func (e *Engine) unpin(root merkle.Hash) {
 	}
 }
 
+// keep cancels a deferred deletion of root: root was committed since.
+func (e *Engine) keep(root merkle.Hash) {
+	e.mu.Lock()
+	delete(e.deferred, root)
+	e.mu.Unlock()
+}
+
 // DeleteCommit deletes the commit record of root. While a session is based
 // on root the deletion is deferred until the last such session closes;
 // deferred reports that. Objects are reclaimed by GC.
 func (e *Engine) DeleteCommit(root merkle.Hash) (deferred bool, err error) {
+	e.delMu.Lock()
+	defer e.delMu.Unlock()
 	if _, err := e.store.CommitRecord(root); err != nil {
 		return false, fmt.Errorf("%w: %s: %w", ErrUnknownRoot, root, err)
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -37,6 +36,9 @@ type Session struct {
 
 	pagePool [][]byte // recycled page buffers, see pageBuf
 	gscratch []uint64
+
+	instances int // instances created in wstore, live and dead (recycle.go)
+	reloads   int // contract reloads in the current top-level call
 
 	closed bool
 	broken error // set after an internal error: the session refuses work
@@ -133,7 +135,13 @@ func (s *Session) SetMetadata(key string, value []byte) error {
 }
 
 // Metadata returns a copy of the session metadata.
-func (s *Session) Metadata() map[string][]byte { return maps.Clone(s.meta) }
+func (s *Session) Metadata() map[string][]byte {
+	m := make(map[string][]byte, len(s.meta))
+	for k, v := range s.meta {
+		m[k] = slices.Clone(v) // values too: contracts read them with "hd"
+	}
+	return m
+}
 
 // Base returns the root the session is based on: the root it was opened
 // at, or the last root it committed.
@@ -145,6 +153,12 @@ func (s *Session) DebugMessages() []DebugMessage { return slices.Clone(s.debugLo
 func (s *Session) usable() error {
 	if s.closed {
 		return fmt.Errorf("engine: session: %w", ErrClosed)
+	}
+	s.e.mu.Lock()
+	engineClosed := s.e.closed
+	s.e.mu.Unlock()
+	if engineClosed {
+		return fmt.Errorf("engine: session of a closed engine: %w", ErrClosed)
 	}
 	if s.broken != nil {
 		return s.broken
@@ -217,6 +231,9 @@ func (s *Session) Commit() (merkle.Hash, error) {
 	}
 	if root == s.base {
 		// Nothing to write: the state is the base's (or both are empty).
+		// Committing it keeps it: a deletion of it waiting for this
+		// session to close is cancelled.
+		s.e.keep(root)
 		for _, id := range touched {
 			s.contracts[id].committed()
 		}
@@ -233,10 +250,19 @@ func (s *Session) Commit() (merkle.Hash, error) {
 	s.state.Commit(b)
 	b.SetCommit(pagestore.CommitRecord{Root: root, Parent: s.base, Time: s.e.opts.Now().UnixNano(), Changed: changed})
 	b.SetHead(root)
+	s.e.delMu.Lock()
 	if err := s.e.pin(root); err != nil {
+		s.e.delMu.Unlock()
 		return merkle.Hash{}, err
 	}
-	if _, err := s.e.store.Commit(b); err != nil {
+	_, err = s.e.store.Commit(b)
+	if err == nil {
+		// The root may exist already, with a deletion pending until its
+		// sessions close: this commit acknowledges it, so it stays.
+		s.e.keep(root)
+	}
+	s.e.delMu.Unlock()
+	if err != nil {
 		s.e.unpin(root)
 		// The trees handed their new nodes to the lost batch and would not
 		// hand them again: the session cannot commit any more.

@@ -39,12 +39,19 @@ func (t *compareTracker) Resize(base unsafe.Pointer, length uint64) error {
 	if err := checkRange(base, length); err != nil {
 		return err
 	}
-	if n := uint64(len(t.shadow)); length > n {
-		// append grows the capacity geometrically, so a run of grows
-		// copies the shadow O(log) times, not once per grow.
-		t.shadow = append(t.shadow, make([]byte, length-n)...)
-	} else {
+	switch n := uint64(len(t.shadow)); {
+	case length <= n:
 		t.shadow = t.shadow[:length]
+	case length <= uint64(cap(t.shadow)):
+		t.shadow = t.shadow[:length]
+		clear(t.shadow[n:])
+	default:
+		// Grow the capacity by half at least, so that a run of small
+		// grows copies the shadow O(log n) times, not once per grow
+		// (append would grow a large slice by only a quarter).
+		s := make([]byte, length, max(length, n+n/2))
+		copy(s, t.shadow)
+		t.shadow = s
 	}
 	t.base, t.length = base, length
 	return nil
