@@ -144,4 +144,3 @@ func BenchmarkProof(b *testing.B) {
 		})
 	}
 }
-
