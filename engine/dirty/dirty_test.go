@@ -17,7 +17,7 @@ import (
 
 var (
 	seedFlag = flag.Uint64("dirty.seed", 0, "seed of the randomized tests (0: from the clock)")
-	opsFlag  = flag.Int("dirty.ops", 3000, "operations per randomized test")
+	opsFlag  = flag.Int("dirty.ops", 0, "operations per randomized test (0: 3000, or 300 under the race detector, which slows each operation twentyfold)")
 )
 
 // testMem is a linear memory under test: a wasmtime memory or a region the
@@ -388,7 +388,7 @@ func TestDifferential(t *testing.T) {
 		m := mf.new(t)
 		h := newHarness(t, kind, m)
 		grows, writes := 0, 0
-		for range *opsFlag {
+		for range randomOps() {
 			size := m.size()
 			// Concentrate writes on a few pages so that many land on pages
 			// already written, and use few values so many are identical.
@@ -534,4 +534,15 @@ func TestCompareShadow(t *testing.T) {
 	if !slices.Equal(got, []uint64{17}) {
 		t.Fatalf("after shrink and regrow: Collect = %v, want [17]", got)
 	}
+}
+
+// randomOps is the number of operations per randomized test.
+func randomOps() int {
+	switch {
+	case *opsFlag > 0:
+		return *opsFlag
+	case raceEnabled:
+		return 300
+	}
+	return 3000
 }

@@ -1,0 +1,5 @@
+//go:build race
+
+package dirty
+
+const raceEnabled = true
