@@ -23,11 +23,17 @@ func refKeyed(name string, parts ...[]byte) Hash {
 	return out
 }
 
+var refEmptyMemo = map[int]Hash{}
+
 func refEmpty(height int) Hash {
+	if h, ok := refEmptyMemo[height]; ok {
+		return h
+	}
 	h := refKeyed("page", make([]byte, 4096))
 	for i := 0; i < height; i++ {
 		h = refKeyed("memory node", h[:], h[:])
 	}
+	refEmptyMemo[height] = h
 	return h
 }
 
