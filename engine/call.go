@@ -99,7 +99,12 @@ func (s *Session) topLevel(c *contract, fn string, arg []byte, gasLimit uint64, 
 		}
 	}()
 	out, node, ferr := s.runFrame(c, fn, arg, gasLimit)
-	spent := gasLimit - s.fuel()
+	// The frame read the fuel once already (each read is two cgo calls); a
+	// frame that never started (no such function) spent nothing.
+	var spent uint64
+	if node != nil {
+		spent = node.GasSpent
+	}
 	for _, t := range s.touched {
 		t.inCall = false
 	}
