@@ -17,6 +17,19 @@ func (e *Engine) stateAt(root merkle.Hash) (*merkle.StateTree, error) {
 	return merkle.NewStateTree(root, e.store), nil
 }
 
+// leafAt returns the state tree at root and contract id's leaf in it.
+func (e *Engine) leafAt(root merkle.Hash, id merkle.ContractID) (*merkle.StateTree, merkle.ContractLeaf, error) {
+	st, err := e.stateAt(root)
+	if err != nil {
+		return nil, merkle.ContractLeaf{}, err
+	}
+	leaf, ok, err := st.Get(id)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: %s at %s", ErrNoContract, id, root)
+	}
+	return st, leaf, err
+}
+
 // ProveContract proves contract id's leaf under root, or its absence.
 func (e *Engine) ProveContract(root merkle.Hash, id merkle.ContractID) (merkle.Proof, error) {
 	st, err := e.stateAt(root)
@@ -29,16 +42,9 @@ func (e *Engine) ProveContract(root merkle.Hash, id merkle.ContractID) (merkle.P
 // ProveRange proves length bytes at offset of contract id's memory under
 // root. ProvePage is the one-page case.
 func (e *Engine) ProveRange(root merkle.Hash, id merkle.ContractID, offset, length uint64) (*merkle.RangeProof, error) {
-	st, err := e.stateAt(root)
+	st, leaf, err := e.leafAt(root, id)
 	if err != nil {
 		return nil, err
-	}
-	leaf, ok, err := st.Get(id)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %s at %s", ErrNoContract, id, root)
 	}
 	return merkle.ProveRange(st, leaf, merkle.NewMemTree(leaf.MemoryRoot, e.store), e.store.Page, offset, length)
 }
@@ -62,16 +68,9 @@ type ContractInfo struct {
 
 // Inspect describes contract id under root.
 func (e *Engine) Inspect(root merkle.Hash, id merkle.ContractID) (*ContractInfo, error) {
-	st, err := e.stateAt(root)
+	_, leaf, err := e.leafAt(root, id)
 	if err != nil {
 		return nil, err
-	}
-	leaf, ok, err := st.Get(id)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %s at %s", ErrNoContract, id, root)
 	}
 	info := &ContractInfo{Leaf: leaf}
 	if info.Owner, err = e.store.Owner(leaf.OwnerHash); err != nil {
