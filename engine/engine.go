@@ -92,6 +92,13 @@ type Engine struct {
 	// root, so that a deletion decided before a commit of the root cannot
 	// remove the record that commit acknowledged.
 	delMu sync.Mutex
+	// deleting holds the roots whose record is being deleted: decided
+	// (no pin) under mu, so no session may pin them until it is gone.
+	deleting map[merkle.Hash]bool
+	// gcMu serialises GCs, so that the pins one GC marks from are taken
+	// after the previous GC swept: a stale pin may name a root deleted
+	// and swept since.
+	gcMu sync.Mutex
 }
 
 // Info describes a running engine.
@@ -168,7 +175,8 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 	}
 	cache, _ := lru.New[merkle.Hash, *module](opts.ModuleCacheEntries)
 	e := &Engine{store: st, wt: wasmtime.NewEngineWithConfig(wasmConfig()), modules: cache, opts: opts,
-		log: opts.Logger, tracker: kind, compareBelow: compareBelow, pins: map[merkle.Hash]int{}, deferred: map[merkle.Hash]bool{}}
+		log: opts.Logger, tracker: kind, compareBelow: compareBelow, pins: map[merkle.Hash]int{}, deferred: map[merkle.Hash]bool{},
+		deleting: map[merkle.Hash]bool{}}
 	for i, k := range []hostfns.Kind{hostfns.Wasm32, hostfns.Wasm64} {
 		l := wasmtime.NewLinker(e.wt)
 		if err := hostfns.Define(l, k, envOf); err != nil {
@@ -286,13 +294,22 @@ func (e *Engine) deleteDeferred(root merkle.Hash) {
 	del := e.deferred[root] && e.pins[root] == 0
 	if del {
 		delete(e.deferred, root)
+		e.deleting[root] = true
 	}
 	e.mu.Unlock()
 	if del {
-		if err := e.store.DeleteCommit(root); err != nil {
+		err := e.store.DeleteCommit(root)
+		e.doneDeleting(root)
+		if err != nil {
 			e.log.Warn("deferred commit deletion failed", "root", root.String(), "err", err)
 		}
 	}
+}
+
+func (e *Engine) doneDeleting(root merkle.Hash) {
+	e.mu.Lock()
+	delete(e.deleting, root)
+	e.mu.Unlock()
 }
 
 // keep cancels a deferred deletion of root: root was committed since.
@@ -317,20 +334,39 @@ func (e *Engine) DeleteCommit(root merkle.Hash) (deferred bool, err error) {
 		e.mu.Unlock()
 		return true, nil
 	}
+	// No session may open on root between this check and the deletion:
+	// a GC that did not see its pin would reclaim what it reads.
+	e.deleting[root] = true
 	e.mu.Unlock()
+	defer e.doneDeleting(root)
 	return false, e.store.DeleteCommit(root)
 }
 
 // GC reclaims every object that no commit record, the head, nor an open
 // session's base reaches.
 func (e *Engine) GC(ctx context.Context) (pagestore.GCStats, error) {
+	e.gcMu.Lock()
+	defer e.gcMu.Unlock()
 	e.mu.Lock()
 	pinned := make([]merkle.Hash, 0, len(e.pins))
 	for r := range e.pins {
 		pinned = append(pinned, r)
 	}
 	e.mu.Unlock()
-	return e.store.GC(ctx, pinned)
+	// Session.Commit pins its root before writing it: a commit waiting
+	// for the store has nothing stored to keep yet, and once written it
+	// has a record, which GC marks from. Marking from it would fail.
+	kept := pinned[:0]
+	for _, r := range pinned {
+		ok, err := e.store.Has(pagestore.KindStateNode, r)
+		if err != nil {
+			return pagestore.GCStats{}, fmt.Errorf("engine: gc: %w", err)
+		}
+		if ok {
+			kept = append(kept, r)
+		}
+	}
+	return e.store.GC(ctx, kept)
 }
 
 // knownRoot reports whether a session can be based on root.

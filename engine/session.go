@@ -92,6 +92,9 @@ func (e *Engine) pinKnown(root merkle.Hash) error {
 	if e.closed {
 		return ErrClosed
 	}
+	if e.deleting[root] {
+		return fmt.Errorf("%w: %s (being deleted)", ErrUnknownRoot, root)
+	}
 	if root != merkle.EmptyState && e.pins[root] == 0 {
 		ok, err := e.store.HasRoot(root)
 		if err != nil {

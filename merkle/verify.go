@@ -20,7 +20,7 @@ type Proven struct {
 // Every failure is an error matching ErrProofInvalid, ErrMalformed or
 // ErrOutOfRange.
 func Verify(root Hash, p Proof) (*Proven, error) {
-	if p == nil {
+	if noProof(p) {
 		return nil, invalid("no proof")
 	}
 	return p.verify(root)
@@ -79,7 +79,7 @@ func VerifyPage(root Hash, id ContractID, index uint64, p Proof) ([]byte, error)
 }
 
 func verifyClaim(root Hash, id ContractID, kind ProofKind, p Proof) (*Proven, error) {
-	if p == nil {
+	if noProof(p) {
 		return nil, invalid("no proof")
 	}
 	if p.Kind() != kind {
@@ -93,6 +93,22 @@ func verifyClaim(root Hash, id ContractID, kind ProofKind, p Proof) (*Proven, er
 		return nil, invalid("proof is about contract %s, want %s", r.ID, id)
 	}
 	return r, nil
+}
+
+// noProof reports a missing proof: a nil interface, or a nil pointer of
+// one of the proof types (which would otherwise panic in verify).
+func noProof(p Proof) bool {
+	switch q := p.(type) {
+	case nil:
+		return true
+	case *ContractProof:
+		return q == nil
+	case *AbsenceProof:
+		return q == nil
+	case *RangeProof:
+		return q == nil
+	}
+	return false
 }
 
 // stateRoot folds a state path over the hash of the node it starts at.

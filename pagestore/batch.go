@@ -145,6 +145,9 @@ type CommitStats struct {
 // root is pinned.
 func (s *Store) Commit(b *Batch) (CommitStats, error) {
 	var st CommitStats
+	if b == nil {
+		return st, fmt.Errorf("pagestore: commit: %w: nil batch", ErrInvalid)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gcPending != nil {

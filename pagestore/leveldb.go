@@ -3,6 +3,7 @@ package pagestore
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/syndtr/goleveldb/leveldb"
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
@@ -74,11 +75,29 @@ func OpenLevelDB(dir string, o *opt.Options) (*LevelDB, error) {
 	db, err := leveldb.OpenFile(dir, o)
 	if err != nil {
 		if lerrors.IsCorrupted(err) {
-			return nil, fmt.Errorf("pagestore: open leveldb %s: %w: %v", dir, ErrCorrupt, err)
+			return nil, fmt.Errorf("pagestore: open leveldb %s: %w: %v%s", dir, ErrCorrupt, err, missingFiles(err))
 		}
 		return nil, fmt.Errorf("pagestore: open leveldb %s: %w", dir, err)
 	}
 	return &LevelDB{db: db, dir: dir}, nil
+}
+
+// missingFiles names the files goleveldb found missing, which its error
+// message ("file missing") leaves out.
+func missingFiles(err error) string {
+	c, ok := err.(*lerrors.ErrCorrupted)
+	if !ok {
+		return ""
+	}
+	m, ok := c.Err.(*lerrors.ErrMissingFiles)
+	if !ok || len(m.Fds) == 0 {
+		return ""
+	}
+	names := make([]string, len(m.Fds))
+	for i, fd := range m.Fds {
+		names[i] = fd.String()
+	}
+	return " (" + strings.Join(names, ", ") + ")"
 }
 
 // DB returns the underlying goleveldb handle, for statistics

@@ -150,6 +150,9 @@ func Open(dir string, o *Options) (*Store, error) {
 // store still opens for reading and Fsck, but Commit fails with ErrGCPending
 // until a GC succeeds.
 func NewStore(kv Backend, o *Options) (*Store, error) {
+	if kv == nil {
+		return nil, fmt.Errorf("pagestore: new store: %w: nil backend", ErrInvalid)
+	}
 	if o == nil {
 		o = &Options{}
 	}

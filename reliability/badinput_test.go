@@ -1,0 +1,446 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasmstate/wasmstate/engine"
+	"github.com/wasmstate/wasmstate/engine/dirty"
+	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
+)
+
+// Bad input through the public API: every case returns an error matching
+// the expected sentinel (any error when want is nil), never a panic.
+
+type badCase struct {
+	name string
+	want error
+	run  func() error
+}
+
+func runBadCases(t *testing.T, cases []badCase) {
+	t.Helper()
+	for _, c := range cases {
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("PANIC: %v", p)
+				}
+			}()
+			return c.run()
+		}()
+		switch {
+		case err == nil:
+			t.Errorf("%s: no error", c.name)
+		case strings.HasPrefix(err.Error(), "PANIC"):
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != nil && !errors.Is(err, c.want):
+			t.Errorf("%s: want %v, got %v", c.name, c.want, err)
+		default:
+			t.Logf("ok  %-58s %s", c.name, trimErr(err))
+		}
+	}
+}
+
+func TestBadInputAPI(t *testing.T) {
+	e := memEngine(t, engine.Options{})
+	s := session(t, e, merkle.EmptyState)
+	deployFixed(t, s)
+	fd := deploy(t, s, "feeder", engine.DeployOptions{})
+	root1 := commit(t, s)
+	code := wasm(t, "counter")
+	unknown := merkle.Hash{0xAB, 0xCD}
+	var missing merkle.ContractID
+	missing[0] = 0xEE
+	closed, _ := e.NewSession(root1, engine.SessionOptions{})
+	closed.Close()
+	file := filepath.Join(t.TempDir(), "a-file")
+	os.WriteFile(file, []byte("not a directory"), 0o644)
+	foreign := t.TempDir()
+	if db, err := pagestore.OpenLevelDB(foreign, nil); err == nil {
+		b := db.NewBatch()
+		b.Put([]byte("someone else's key"), []byte("v"))
+		db.Write(b, true)
+		db.Close()
+	}
+	id := fuzz32ID
+	taken := counterID
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	ms := pagestore.NewMemoryBackend()
+	st, _ := pagestore.NewStore(ms, nil)
+	defer st.Close()
+	open := func(dir string, o engine.Options) error {
+		o.Logger = quiet
+		e, err := engine.Open(dir, o)
+		if err == nil {
+			e.Close()
+		}
+		return err
+	}
+	cases := []badCase{
+		// engine.Open
+		{"Open: dir is a regular file", nil, func() error { return open(file, engine.Options{}) }},
+		{"Open: leveldb of another program", pagestore.ErrVersion, func() error { return open(foreign, engine.Options{}) }},
+		{"Open: MaxMemoryBytes not a multiple of 64 KiB", engine.ErrBadInput, func() error { return open("", engine.Options{InMemory: true, MaxMemoryBytes: 1000}) }},
+		{"Open: MaxMemoryBytes over 4 TiB", engine.ErrBadInput, func() error { return open("", engine.Options{InMemory: true, MaxMemoryBytes: 1 << 43}) }},
+		{"Open: unknown tracker kind", nil, func() error { return open("", engine.Options{InMemory: true, Tracker: dirty.Kind(99)}) }},
+		// sessions
+		{"NewSession: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.NewSession(unknown, engine.SessionOptions{}); return err }},
+		{"NewSession: empty metadata key", engine.ErrBadInput, func() error {
+			_, err := e.NewSession(root1, engine.SessionOptions{Metadata: map[string][]byte{"": {1}}})
+			return err
+		}},
+		{"NewSession: empty metadata value", engine.ErrBadInput, func() error {
+			_, err := e.NewSession(root1, engine.SessionOptions{Metadata: map[string][]byte{"k": nil}})
+			return err
+		}},
+		{"NewSession: metadata value of 65,537 bytes", engine.ErrBadInput, func() error {
+			_, err := e.NewSession(root1, engine.SessionOptions{Metadata: map[string][]byte{"k": make([]byte, 65537)}})
+			return err
+		}},
+		{"SetMetadata: key of 257 bytes", engine.ErrBadInput, func() error { return s.SetMetadata(strings.Repeat("k", 257), []byte{1}) }},
+		{"SetMetadata: empty value", engine.ErrBadInput, func() error { return s.SetMetadata("k", []byte{}) }},
+		{"SetMetadata: closed session", engine.ErrClosed, func() error { return closed.SetMetadata("k", []byte{1}) }},
+		// deploy
+		{"Deploy: nil code", engine.ErrInvalidModule, func() error { _, err := s.Deploy(nil, engine.DeployOptions{}); return err }},
+		{"Deploy: empty code", engine.ErrInvalidModule, func() error { _, err := s.Deploy([]byte{}, engine.DeployOptions{}); return err }},
+		{"Deploy: text, not wasm", engine.ErrInvalidModule, func() error { _, err := s.Deploy([]byte("(module)"), engine.DeployOptions{}); return err }},
+		{"Deploy: truncated module", engine.ErrInvalidModule, func() error { _, err := s.Deploy(code[:len(code)/2], engine.DeployOptions{}); return err }},
+		{"Deploy: module with trailing garbage", engine.ErrInvalidModule, func() error {
+			_, err := s.Deploy(append(bytes.Clone(code), 0xFF, 0xFF), engine.DeployOptions{})
+			return err
+		}},
+		{"Deploy: owner of 1,025 bytes", engine.ErrBadInput, func() error { _, err := s.Deploy(code, engine.DeployOptions{Owner: make([]byte, 1025)}); return err }},
+		{"Deploy: init argument of 65,537 bytes", engine.ErrBadInput, func() error {
+			_, err := s.Deploy(wasm(t, "initializer"), engine.DeployOptions{InitArg: make([]byte, 65537)})
+			return err
+		}},
+		{"Deploy: id taken", engine.ErrContractExists, func() error { _, err := s.Deploy(code, engine.DeployOptions{ID: &taken}); return err }},
+		{"Deploy: init with 1 gas", engine.ErrOutOfGas, func() error {
+			_, err := s.Deploy(wasm(t, "initializer"), engine.DeployOptions{InitArg: u64(1), GasLimit: 1})
+			return err
+		}},
+		{"Deploy: closed session", engine.ErrClosed, func() error { _, err := closed.Deploy(code, engine.DeployOptions{}); return err }},
+		// calls
+		{"Call: unknown contract", engine.ErrNoContract, func() error { _, err := s.Call(missing, "go", nil, gas); return err }},
+		{"Call: zero contract id", engine.ErrNoContract, func() error { _, err := s.Call(merkle.ContractID{}, "go", nil, gas); return err }},
+		{"Call: empty function name", engine.ErrNoFunction, func() error { _, err := s.Call(id, "", nil, gas); return err }},
+		{"Call: 1 MiB function name", engine.ErrNoFunction, func() error { _, err := s.Call(id, strings.Repeat("f", 1<<20), nil, gas); return err }},
+		{"Call: function name not UTF-8", engine.ErrNoFunction, func() error { _, err := s.Call(id, "\xff\xfe", nil, gas); return err }},
+		{"Call: init", engine.ErrBadInput, func() error { _, err := s.Call(id, "init", nil, gas); return err }},
+		{"Call: the memory export", engine.ErrNoFunction, func() error { _, err := s.Call(id, "memory", nil, gas); return err }},
+		{"Call: a rewritten global export", engine.ErrNoFunction, func() error { _, err := s.Call(counterID, "__wasmstate_g0", nil, gas); return err }},
+		{"Call: argument of 65,537 bytes", engine.ErrBadInput, func() error { _, err := s.Call(id, "go", make([]byte, 65537), gas); return err }},
+		{"Call: zero gas", engine.ErrBadInput, func() error { _, err := s.Call(id, "go", nil, 0); return err }},
+		{"Call: 1 gas", engine.ErrOutOfGas, func() error { _, err := s.Call(id, "go", goArg(selSize, 0, [5]uint64{}, nil), 1); return err }},
+		{"CallFeed: nil feed to a feeder", engine.ErrNotFeeding, func() error { _, err := s.CallFeed(fd, "feed_num", u32(1), gas, nil); return err }},
+		{"Call: closed session", engine.ErrClosed, func() error { _, err := closed.Call(id, "go", nil, gas); return err }},
+		{"Commit: closed session", engine.ErrClosed, func() error { _, err := closed.Commit(); return err }},
+		{"Root: closed session", engine.ErrClosed, func() error { _, err := closed.Root(); return err }},
+		// reading stored roots
+		{"ProveRange: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.ProveRange(unknown, id, 0, 1); return err }},
+		{"ProveRange: unknown contract", engine.ErrNoContract, func() error { _, err := e.ProveRange(root1, missing, 0, 1); return err }},
+		{"ProveRange: zero length", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(root1, id, 0, 0); return err }},
+		{"ProveRange: past the memory", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(root1, id, 2*65536-1, 2); return err }},
+		{"ProveRange: over 16 MiB", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(root1, id, 0, 16<<20+1); return err }},
+		{"ProveRange: offset+length overflows", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(root1, id, math.MaxUint64, 2); return err }},
+		{"ProvePage: page 2^30", merkle.ErrOutOfRange, func() error { _, err := e.ProvePage(root1, id, merkle.MaxPages); return err }},
+		{"ProvePage: page past the memory", merkle.ErrOutOfRange, func() error { _, err := e.ProvePage(root1, id, 100); return err }},
+		{"ProvePage: max uint64", merkle.ErrOutOfRange, func() error { _, err := e.ProvePage(root1, id, math.MaxUint64); return err }},
+		{"ProveContract: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.ProveContract(unknown, id); return err }},
+		{"Inspect: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.Inspect(unknown, id); return err }},
+		{"Inspect: unknown contract", engine.ErrNoContract, func() error { _, err := e.Inspect(root1, missing); return err }},
+		{"Contracts: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.Contracts(unknown); return err }},
+		{"Diff: unknown first root", engine.ErrUnknownRoot, func() error { _, err := e.Diff(unknown, root1); return err }},
+		{"Diff: unknown second root", engine.ErrUnknownRoot, func() error { _, err := e.Diff(root1, unknown); return err }},
+		{"DeleteCommit: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.DeleteCommit(unknown); return err }},
+		{"DeleteCommit: the empty state", engine.ErrUnknownRoot, func() error { _, err := e.DeleteCommit(merkle.EmptyState); return err }},
+		{"GC: cancelled context", context.Canceled, func() error { _, err := e.GC(cancelled); return err }},
+		// merkle
+		{"ParseHash: empty", nil, func() error { _, err := merkle.ParseHash(""); return err }},
+		{"ParseHash: not hex", nil, func() error { _, err := merkle.ParseHash(strings.Repeat("zz", 32)); return err }},
+		{"ParseHash: 63 digits", nil, func() error { _, err := merkle.ParseHash(strings.Repeat("a", 63)); return err }},
+		{"ParseHash: 66 digits", nil, func() error { _, err := merkle.ParseHash(strings.Repeat("a", 66)); return err }},
+		{"ParseContractID: 31 bytes", nil, func() error { _, err := merkle.ParseContractID(strings.Repeat("ab", 31)); return err }},
+		{"DecodeProof: nil", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProof(nil); return err }},
+		{"DecodeProof: version only", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProof([]byte{1}); return err }},
+		{"DecodeProof: unknown kind", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProof([]byte{1, 9}); return err }},
+		{"DecodeProof: truncated page proof", merkle.ErrMalformed, func() error {
+			p, _ := e.ProvePage(root1, id, 0)
+			b, _ := p.MarshalBinary()
+			_, err := merkle.DecodeProof(b[:len(b)-1])
+			return err
+		}},
+		{"DecodeProofJSON: empty", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProofJSON(nil); return err }},
+		{"DecodeProofJSON: null", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProofJSON([]byte("null")); return err }},
+		{"DecodeProofJSON: {}", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProofJSON([]byte("{}")); return err }},
+		{"VerifyProof: garbage", merkle.ErrMalformed, func() error { _, err := merkle.VerifyProof(root1, []byte("garbage")); return err }},
+		{"VerifyPage: nil proof", merkle.ErrProofInvalid, func() error { _, err := merkle.VerifyPage(root1, id, 0, nil); return err }},
+		{"VerifyRange: typed nil proof", merkle.ErrProofInvalid, func() error {
+			var p *merkle.RangeProof
+			_, err := merkle.VerifyRange(root1, id, 0, 1, p)
+			return err
+		}},
+		{"VerifyPage: proof of another page", merkle.ErrProofInvalid, func() error {
+			p, _ := e.ProvePage(root1, id, 0)
+			_, err := merkle.VerifyPage(root1, id, 1, p)
+			return err
+		}},
+		{"VerifyPage: another root", merkle.ErrProofInvalid, func() error {
+			p, _ := e.ProvePage(root1, id, 0)
+			_, err := merkle.VerifyPage(unknown, id, 0, p)
+			return err
+		}},
+		{"VerifyContract: absence proof", merkle.ErrProofInvalid, func() error {
+			p, _ := e.ProveContract(root1, missing)
+			_, err := merkle.VerifyContract(root1, missing, p)
+			return err
+		}},
+		{"DecodeContractLeaf: 168 bytes", nil, func() error { _, err := merkle.DecodeContractLeaf(make([]byte, 168)); return err }},
+		// pagestore
+		{"pagestore.Open: a regular file", nil, func() error { _, err := pagestore.Open(file, nil); return err }},
+		{"NewStore: nil backend", pagestore.ErrInvalid, func() error { _, err := pagestore.NewStore(nil, nil); return err }},
+		{"Store.Commit: nil batch", pagestore.ErrInvalid, func() error { _, err := st.Commit(nil); return err }},
+		{"Store.Commit: page under a wrong hash", pagestore.ErrInvalid, func() error {
+			b := pagestore.NewBatch()
+			b.PutPage(unknown, []byte("x"))
+			_, err := st.Commit(b)
+			return err
+		}},
+		{"Store.Commit: record for the empty state", pagestore.ErrInvalid, func() error {
+			b := pagestore.NewBatch()
+			b.SetCommit(pagestore.CommitRecord{Root: merkle.EmptyState})
+			_, err := st.Commit(b)
+			return err
+		}},
+		{"Store.Commit: node with a missing child", pagestore.ErrNotFound, func() error {
+			b := pagestore.NewBatch()
+			l, r := merkle.Hash{1}, merkle.Hash{2}
+			b.PutMemoryNode(merkle.DomainMemoryNode.Sum2(l, r), l, r)
+			_, err := st.Commit(b)
+			return err
+		}},
+		{"Store.SetHead: unknown root", pagestore.ErrNotFound, func() error { return st.SetHead(unknown) }},
+		{"Store.DeleteCommit: unknown root", pagestore.ErrNotFound, func() error { return st.DeleteCommit(unknown) }},
+		{"Store.Page: unknown hash", pagestore.ErrNotFound, func() error { _, err := st.Page(unknown); return err }},
+		{"Store.ReadPage: 100-byte buffer", pagestore.ErrInvalid, func() error { return st.ReadPage(unknown, make([]byte, 100)) }},
+		{"Store.Has: not an object kind", pagestore.ErrInvalid, func() error { _, err := st.Has(pagestore.KindHead, unknown); return err }},
+		{"Store.Blob: missing", pagestore.ErrNotFound, func() error { _, err := st.Blob([]byte("nope")); return err }},
+		{"Store.GC: pinned root not stored", pagestore.ErrNotFound, func() error { _, err := st.GC(context.Background(), []merkle.Hash{unknown}); return err }},
+		{"Store.Fsck: cancelled context", context.Canceled, func() error {
+			b := pagestore.NewBatch()
+			p := bytes.Repeat([]byte{1}, merkle.PageSize)
+			b.PutPage(merkle.HashPage(p), p)
+			st.Commit(b)
+			_, err := e.Store().Fsck(cancelled, nil)
+			return err
+		}},
+	}
+	runBadCases(t, cases)
+	t.Logf("%d malformed API inputs, each a typed error", len(cases))
+	stillWorks(t, session(t, e, root1))
+}
+
+// statectl: the operator CLI (another engineer's; only its binary is run
+// here). Every malformed invocation exits 1, 2 or 3 with a message, never
+// 0, never a Go panic.
+func TestBadInputCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds statectl")
+	}
+	if _, err := os.Stat("../cmd/statectl"); err != nil {
+		t.Skip("no cmd/statectl")
+	}
+	bin := filepath.Join(t.TempDir(), "statectl")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/statectl")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build statectl: %v\n%s", err, out)
+	}
+	db := filepath.Join(t.TempDir(), "db")
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "WASMSTATE_DB="+db)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, string(out)
+	}
+	// A store with one contract.
+	counterWat := "../testdata/contracts/counter.wat"
+	code, out := run("deploy", counterWat, "--json")
+	if code != 0 {
+		t.Fatalf("deploy: %d %s", code, out)
+	}
+	ctr := hexHash.FindString(out)
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	empty := write("empty", nil)
+	garbage := write("garbage.wasm", []byte("\x00asm\x01\x00\x00\x00garbage"))
+	notwat := write("notwat.wat", []byte("(module (func"))
+	code, proof := run("prove", ctr, "--page", "0", "-o", filepath.Join(dir, "page0.proof"))
+	if code != 0 {
+		t.Fatalf("prove: %d %s", code, proof)
+	}
+	pb, _ := os.ReadFile(filepath.Join(dir, "page0.proof"))
+	truncated := write("truncated.proof", pb[:len(pb)/2])
+	flipped := bytes.Clone(pb)
+	flipped[len(flipped)/2] ^= 1
+	flippedProof := write("flipped.proof", flipped)
+	bigArg := write("big.arg", make([]byte, 65537))
+	jsonGarbage := write("garbage.json", []byte(`{"version":1,"kind":"range","leaf":{}}`))
+	headRoot := strings.TrimSpace(hexHash.FindString(mustRun(t, run, "root")))
+	badDB := write("not-a-dir", []byte("x"))
+	id63 := strings.Repeat("a", 63)
+	cases := [][]string{
+		{},
+		{"no-such-command"},
+		{"root", "--no-such-flag"},
+		{"call"},
+		{"call", ctr},
+		{"call", id63, "read_value"},
+		{"call", "0x" + id63, "read_value"},
+		{"call", strings.Repeat("zz", 32), "read_value"},
+		{"call", strings.Repeat("ee", 32), "read_value"},
+		{"call", ctr, "no_such_function"},
+		{"call", ctr, "init"},
+		{"call", ctr, "read_value", "--base", strings.Repeat("ab", 32)},
+		{"call", ctr, "read_value", "--base", "xyz"},
+		{"call", ctr, "read_value", "--gas", "0"},
+		{"call", ctr, "read_value", "--gas", "-1"},
+		{"call", ctr, "read_value", "--gas", "abc"},
+		{"call", ctr, "read_value", "--gas", "99999999999999999999999"},
+		{"call", ctr, "add", "--arg", "zz"},
+		{"call", ctr, "add", "--arg", "u64:abc"},
+		{"call", ctr, "add", "--arg", "u64:-1"},
+		{"call", ctr, "add", "--arg", "(u64:1"},
+		{"call", ctr, "add", "--arg", "@/nonexistent/file"},
+		{"call", ctr, "add", "--arg", "@" + bigArg},
+		{"call", ctr, "read_value", "--meta", "novalue"},
+		{"call", ctr, "read_value", "--meta", "=x"},
+		{"call", ctr, "read_value", "--meta", "k="},
+		{"call", ctr, "read_value", "--meta", strings.Repeat("k", 300) + "=01"},
+		{"deploy"},
+		{"deploy", "/nonexistent.wasm"},
+		{"deploy", empty},
+		{"deploy", garbage},
+		{"deploy", notwat},
+		{"deploy", counterWat}, // same id again
+		{"deploy", counterWat, "--nonce", "x"},
+		{"deploy", counterWat, "--owner", "0x" + strings.Repeat("00", 1025), "--nonce", "5"},
+		{"deploy", counterWat, "--id", "abc"},
+		{"prove", ctr},
+		{"prove", ctr, "--page", "-1"},
+		{"prove", ctr, "--page", "1073741824"},
+		{"prove", ctr, "--page", "99999999999999999999"},
+		{"prove", ctr, "--range", "0:0"},
+		{"prove", ctr, "--range", "1:"},
+		{"prove", ctr, "--range", "a:b"},
+		{"prove", ctr, "--range", "0:99999999999"},
+		{"prove", ctr, "--range", "18446744073709551615:2"},
+		{"prove", strings.Repeat("ee", 32), "--page", "0"},
+		{"prove", ctr, "--page", "0", "--root", strings.Repeat("ab", 32)},
+		{"verify", "--root", headRoot, "/nonexistent.proof"},
+		{"verify", "--root", headRoot, empty},
+		{"verify", "--root", headRoot, truncated},
+		{"verify", "--root", headRoot, flippedProof},
+		{"verify", "--root", headRoot, jsonGarbage},
+		{"verify", "--root", "nothex", filepath.Join(dir, "page0.proof")},
+		{"verify", "--root", strings.Repeat("ab", 32), filepath.Join(dir, "page0.proof")},
+		{"verify", "--root", headRoot, filepath.Join(dir, "page0.proof"), "--contract", ctr, "--page", "1"},
+		{"verify", "--root", headRoot, filepath.Join(dir, "page0.proof"), "--contract", strings.Repeat("ee", 32), "--page", "0"},
+		{"inspect", strings.Repeat("ee", 32)},
+		{"inspect", ctr, "--root", "zz"},
+		{"contracts", "--root", strings.Repeat("ab", 32)},
+		{"diff", "head"},
+		{"diff", "head", strings.Repeat("ab", 32)},
+		{"delete", strings.Repeat("ab", 32)},
+		{"delete", "empty"},
+		{"root", "--db", badDB},
+		{"fsck", "--db", badDB},
+		{"commits", "--db", badDB},
+	}
+	var okCases int
+	for _, args := range cases {
+		code, out := run(args...)
+		if strings.Contains(out, "panic:") || strings.Contains(out, "goroutine ") {
+			t.Errorf("statectl %s: Go panic:\n%s", short2(args), out)
+			continue
+		}
+		if code == 0 {
+			t.Errorf("statectl %s: exit 0\n%s", short2(args), out)
+			continue
+		}
+		if code < 1 || code > 3 || strings.TrimSpace(out) == "" {
+			t.Errorf("statectl %s: exit %d, output %q", short2(args), code, out)
+			continue
+		}
+		okCases++
+		t.Logf("exit %d  statectl %-60s %s", code, short2(args), firstLine(out))
+	}
+	// A damaged store: exit 3 with the damage named.
+	files, _ := filepath.Glob(filepath.Join(db, "*.log"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		os.WriteFile(f, b[:len(b)/3], 0o644)
+	}
+	cur := filepath.Join(db, "CURRENT")
+	os.WriteFile(cur, []byte("MANIFEST-999999\n"), 0o644)
+	for _, args := range [][]string{{"root"}, {"fsck"}, {"call", ctr, "read_value"}} {
+		code, out := run(args...)
+		if code != 3 || strings.Contains(out, "panic:") {
+			t.Errorf("statectl %s on a damaged store: exit %d\n%s", short2(args), code, out)
+			continue
+		}
+		okCases++
+		t.Logf("exit %d  statectl %-60s %s", code, short2(args)+" (damaged store)", firstLine(out))
+	}
+	t.Logf("%d malformed statectl invocations, each refused with exit 1-3 and a message", okCases)
+}
+
+func mustRun(t *testing.T, run func(...string) (int, string), args ...string) string {
+	t.Helper()
+	code, out := run(args...)
+	if code != 0 {
+		t.Fatalf("statectl %v: %d %s", args, code, out)
+	}
+	return out
+}
+
+func short2(args []string) string {
+	s := strings.Join(args, " ")
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
