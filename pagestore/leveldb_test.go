@@ -44,25 +44,38 @@ func levelWithPages(t *testing.T, n int) (string, [][]byte) {
 	return dir, pages
 }
 
-// flipOnDisk flips one byte inside the first copy of needle in the
-// directory's table files.
+// flipOnDisk flips one byte inside every copy of needle in the
+// directory's table files: a compaction may leave an obsolete table behind
+// for a while, and damaging only that copy would leave the live one intact.
 func flipOnDisk(t *testing.T, dir string, needle []byte) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.ldb"))
+	found := false
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i := bytes.Index(data, needle); i >= 0 {
-			data[i+len(needle)/2] ^= 0x01
+		changed := false
+		for off := 0; ; {
+			i := bytes.Index(data[off:], needle)
+			if i < 0 {
+				break
+			}
+			data[off+i+len(needle)/2] ^= 0x01
+			off += i + len(needle)
+			changed = true
+		}
+		if changed {
+			found = true
 			if err := os.WriteFile(f, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			return
 		}
 	}
-	t.Fatalf("value not found in the table files of %s", dir)
+	if !found {
+		t.Fatalf("value not found in the table files of %s", dir)
+	}
 }
 
 func TestIntegrityLevelDB(t *testing.T) {
