@@ -1,0 +1,273 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmstate/wasmstate/engine"
+	"github.com/wasmstate/wasmstate/merkle"
+)
+
+// Lazily built on-disk stores, shared by the benchmarks of one process.
+// Each is built the first time a benchmark asks for it, in the fixture
+// directory (TestMain removes it). Build times are logged with -v.
+
+// once runs build the first time and remembers its result or error.
+type once[T any] struct {
+	mu   sync.Mutex
+	done bool
+	v    T
+	err  error
+}
+
+func (o *once[T]) get(tb testing.TB, build func() (T, error)) T {
+	tb.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.done {
+		o.v, o.err = build()
+		o.done = true
+	}
+	if o.err != nil {
+		tb.Fatal(o.err)
+	}
+	return o.v
+}
+
+// statesFixture: counters deployed with nonces 0..n-1, committed so that
+// roots[n] is the state of exactly n counters (n = 1, 1,000, 10,000), and
+// proveRoot is roots[10000] plus one pagewriter contract of 64 MiB whose
+// 16,384 pages are all non-zero and distinct.
+type statesFixture struct {
+	dir       string
+	roots     map[int]merkle.Hash
+	counters  []merkle.ContractID // counters[i] has nonce i
+	proveRoot merkle.Hash
+	big       merkle.ContractID // the 64 MiB pagewriter under proveRoot
+}
+
+var statesOnce once[*statesFixture]
+
+func states(tb testing.TB) *statesFixture {
+	return statesOnce.get(tb, func() (*statesFixture, error) {
+		t0 := time.Now()
+		dir, _ := fixtureDir(tb, "states")
+		e, err := engine.Open(dir, engine.Options{Logger: quiet})
+		if err != nil {
+			return nil, err
+		}
+		defer e.Close()
+		f := &statesFixture{dir: dir, roots: map[int]merkle.Hash{}}
+		code := wasmCode(tb, "counter")
+		root := merkle.EmptyState
+		// Batches of at most 2,500 deploys per session (each deployed
+		// contract keeps an instance and a tracker until the session
+		// closes), one commit per batch.
+		n := 0
+		for _, target := range []int{1, 1000, 2500, 5000, 7500, 10000} {
+			s, err := e.NewSession(root, engine.SessionOptions{})
+			if err != nil {
+				return nil, err
+			}
+			for ; n < target; n++ {
+				id, err := s.Deploy(code, engine.DeployOptions{Nonce: uint64(n)})
+				if err != nil {
+					s.Close()
+					return nil, err
+				}
+				f.counters = append(f.counters, id)
+			}
+			root, err = s.Commit()
+			s.Close()
+			if err != nil {
+				return nil, err
+			}
+			f.roots[n] = root
+		}
+		s, err := e.NewSession(root, engine.SessionOptions{})
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		f.big, err = deployPageWriter(s, 1024, 1)
+		if err != nil {
+			return nil, err
+		}
+		if f.proveRoot, err = s.Commit(); err != nil {
+			return nil, err
+		}
+		tb.Logf("fixture states: 10,000 counters + a 64 MiB contract built in %v", time.Since(t0))
+		return f, nil
+	})
+}
+
+// deployPageWriter deploys pagewriter.wat with the nonce, grows it to
+// wasmPages × 64 KiB and fills every 4 KiB page.
+func deployPageWriter(s *engine.Session, wasmPages uint32, nonce uint64) (merkle.ContractID, error) {
+	code, err := compileWAT("pagewriter")
+	if err != nil {
+		return merkle.ContractID{}, err
+	}
+	id, err := s.Deploy(code, engine.DeployOptions{Nonce: nonce})
+	if err != nil {
+		return id, err
+	}
+	if wasmPages > 1 {
+		if _, err := s.Call(id, "grow", u32s(wasmPages-1), bigGas); err != nil {
+			return id, fmt.Errorf("grow: %w", err)
+		}
+	}
+	if _, err := s.Call(id, "fill", u32s(0, wasmPages*16), bigGas); err != nil {
+		return id, fmt.Errorf("fill: %w", err)
+	}
+	return id, nil
+}
+
+// memSizes are the memory sizes of the first-call and commit benchmarks,
+// in 64 KiB wasm pages.
+var memSizes = []struct {
+	name  string
+	pages uint32
+}{{"64KiB", 1}, {"1MiB", 16}, {"16MiB", 256}, {"64MiB", 1024}}
+
+// memSizesFixture: one filled pagewriter contract per memory size.
+type memSizesFixture struct {
+	dir  string
+	root merkle.Hash
+	ids  map[string]merkle.ContractID
+}
+
+var memSizesOnce once[*memSizesFixture]
+
+func memSizesStore(tb testing.TB) *memSizesFixture {
+	return memSizesOnce.get(tb, func() (*memSizesFixture, error) {
+		dir, _ := fixtureDir(tb, "memsizes")
+		e, err := engine.Open(dir, engine.Options{Logger: quiet})
+		if err != nil {
+			return nil, err
+		}
+		defer e.Close()
+		s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		f := &memSizesFixture{dir: dir, ids: map[string]merkle.ContractID{}}
+		for i, m := range memSizes {
+			if f.ids[m.name], err = deployPageWriter(s, m.pages, uint64(i)); err != nil {
+				return nil, err
+			}
+		}
+		f.root, err = s.Commit()
+		return f, err
+	})
+}
+
+// commitsFixture: a store with 10,000 commits (a counter deployed, then
+// incremented and committed 9,999 times). pristine is a copy of the store
+// as the process that made the commits left it (closed cleanly, its
+// goleveldb journal not yet replayed); dir has been opened since.
+type commitsFixture struct {
+	dir, pristine string
+	head          merkle.Hash
+}
+
+var commitsOnce once[*commitsFixture]
+
+const storeCommits = 10000
+
+func commitsStore(tb testing.TB) *commitsFixture {
+	return commitsOnce.get(tb, func() (*commitsFixture, error) {
+		t0 := time.Now()
+		dir, _ := fixtureDir(tb, "commits")
+		f := &commitsFixture{dir: dir, pristine: dir + "-pristine"}
+		var err error
+		if f.head, err = makeCommits(dir, storeCommits); err != nil {
+			return nil, err
+		}
+		if err := copyDir(f.pristine, dir); err != nil {
+			return nil, err
+		}
+		tb.Logf("fixture commits: %d commits built in %v", storeCommits, time.Since(t0))
+		return f, nil
+	})
+}
+
+func makeCommits(dir string, n int) (head merkle.Hash, err error) {
+	e, err := engine.Open(dir, engine.Options{Logger: quiet})
+	if err != nil {
+		return head, err
+	}
+	defer func() {
+		if cerr := e.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+	if err != nil {
+		return head, err
+	}
+	defer s.Close()
+	code, err := compileWAT("counter")
+	if err != nil {
+		return head, err
+	}
+	id, err := s.Deploy(code, engine.DeployOptions{})
+	if err != nil {
+		return head, err
+	}
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			if _, err := s.Call(id, "increment", nil, bigGas); err != nil {
+				return head, err
+			}
+		}
+		if head, err = s.Commit(); err != nil {
+			return head, err
+		}
+	}
+	return head, nil
+}
+
+// copyDir copies the regular files of directory src (not recursive) into
+// a new directory dst.
+func copyDir(dst, src string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, ent := range ents {
+		if !ent.Type().IsRegular() {
+			continue
+		}
+		if err := copyFile(filepath.Join(dst, ent.Name()), filepath.Join(src, ent.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
