@@ -198,24 +198,6 @@ func (w *wsCounter) callFn(tb testing.TB, fn string) func() {
 
 func (w *wsCounter) close() { w.s.Close(); w.e.Close() }
 
-// rawConfig is the wasmtime configuration of engine.Open (engine/engine.go
-// wasmConfig), repeated here: fuel on, memory64, NaN canonicalisation.
-func rawConfig() *wasmtime.Config {
-	c := wasmtime.NewConfig()
-	c.SetConsumeFuel(true)
-	c.SetWasmMemory64(true)
-	c.SetWasmThreads(false)
-	c.SetWasmMultiMemory(false)
-	c.SetWasmGC(false)
-	c.SetWasmRelaxedSIMD(false)
-	c.SetWasmTailCall(false)
-	c.SetWasmFunctionReferences(false)
-	c.SetCraneliftNanCanonicalization(true)
-	c.SetParallelCompilation(false)
-	c.SetMaxWasmStack(512 << 10)
-	return c
-}
-
 // counterA is the argument buffer of counter.wat.
 const counterA = 65536
 
@@ -228,7 +210,7 @@ type wtCounter struct {
 }
 
 func newWTCounter(tb testing.TB) *wtCounter {
-	e := wasmtime.NewEngineWithConfig(rawConfig())
+	e := wasmtime.NewEngineWithConfig(engine.WasmtimeConfig())
 	m, err := wasmtime.NewModule(e, wasmCode(tb, "counter"))
 	if err != nil {
 		tb.Fatal(err)

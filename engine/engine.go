@@ -189,6 +189,11 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// WasmtimeConfig returns a new wasmtime configuration identical to the one
+// every Engine runs contracts with, so that embedders and benchmarks can
+// compare against raw wasmtime-go on equal terms.
+func WasmtimeConfig() *wasmtime.Config { return wasmConfig() }
+
 // wasmConfig is the one wasmtime configuration of the engine; the
 // compiled-code cache key includes configFingerprint, which must change
 // with it.
