@@ -309,6 +309,19 @@ func (c *cli) readInput(name string) ([]byte, error) {
 
 // Store.
 
+// openNoArgs parses the common flags of a command that takes no
+// arguments and opens the existing store.
+func (c *cli) openNoArgs(name string, args []string) (*engine.Engine, error) {
+	pos, err := c.parse(c.flags(), args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 0 {
+		return nil, c.usagef("%s takes no arguments", name)
+	}
+	return c.open(false)
+}
+
 // open opens the engine on --db. Unless create is set, the directory must
 // exist already: read-only commands never create a store by accident.
 func (c *cli) open(create bool) (*engine.Engine, error) {

@@ -32,14 +32,7 @@ type commitJSON struct {
 }
 
 func runCommits(c *cli, args []string) error {
-	pos, err := c.parse(c.flags(), args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return c.usagef("commits takes no arguments")
-	}
-	e, err := c.open(false)
+	e, err := c.openNoArgs("commits", args)
 	if err != nil {
 		return err
 	}

@@ -32,14 +32,7 @@ type problemJSON struct {
 }
 
 func runFsck(c *cli, args []string) error {
-	pos, err := c.parse(c.flags(), args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return c.usagef("fsck takes no arguments")
-	}
-	e, err := c.open(false)
+	e, err := c.openNoArgs("fsck", args)
 	if err != nil {
 		return err
 	}

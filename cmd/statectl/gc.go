@@ -25,14 +25,7 @@ Examples:
 }
 
 func runGC(c *cli, args []string) error {
-	pos, err := c.parse(c.flags(), args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return c.usagef("gc takes no arguments")
-	}
-	e, err := c.open(false)
+	e, err := c.openNoArgs("gc", args)
 	if err != nil {
 		return err
 	}

@@ -19,14 +19,7 @@ Examples:
 }
 
 func runRoot(c *cli, args []string) error {
-	pos, err := c.parse(c.flags(), args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return c.usagef("root takes no arguments")
-	}
-	e, err := c.open(false)
+	e, err := c.openNoArgs("root", args)
 	if err != nil {
 		return err
 	}
