@@ -112,7 +112,11 @@ func (s *Session) topLevel(c *contract, fn string, arg []byte, gasLimit uint64, 
 		if errors.Is(ferr, ErrInternal) {
 			s.broken = ferr
 		}
-		return nil, &CallError{Contract: c.id, Function: fn, GasSpent: spent, GasLimit: gasLimit, Err: ferr}
+		evs := slices.Clone(s.events)
+		for i := range evs {
+			evs[i].Reverted = true
+		}
+		return nil, &CallError{Contract: c.id, Function: fn, GasSpent: spent, GasLimit: gasLimit, Events: evs, CallTree: node, Err: ferr}
 	}
 	for _, t := range s.touched {
 		if len(t.globals) == 0 {

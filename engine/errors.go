@@ -50,6 +50,14 @@ type CallError struct {
 	Function string
 	GasSpent uint64
 	GasLimit uint64
+	// Events are the events the call emitted before it failed, all with
+	// Reverted set: nothing of a failed call is kept, but its trace is
+	// what an explorer shows for a failed transaction.
+	Events []Event
+	// CallTree is the tree of call frames as far as the call got (nil
+	// when no frame started, e.g. no such function); failed frames have
+	// Failed set.
+	CallTree *CallNode
 	// Err is the cause: it matches ErrOutOfGas, ErrPanic, ErrTrap,
 	// ErrMemoryLimit, ErrCallDepth, ErrNoFunction, ErrBadInput or a
 	// hostfns error.
