@@ -38,7 +38,7 @@ func mustFail(t *testing.T, s *Session, id merkle.ContractID, fn string, arg []b
 }
 
 func TestFailedCallsLeaveNoTrace(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
+	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
 		s := newSession(t, e, merkle.EmptyState)
 		fc := deploy(t, s, "fallible_counter", DeployOptions{})
@@ -90,7 +90,7 @@ func TestFailedCallsLeaveNoTrace(t *testing.T) {
 }
 
 func TestInterContractCalls(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
+	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
 		s := newSession(t, e, merkle.EmptyState)
 		cc := deploy(t, s, "callcenter", DeployOptions{})
@@ -163,7 +163,7 @@ func TestInterContractCalls(t *testing.T) {
 }
 
 func TestCrossoverRevert(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
+	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
 		s := newSession(t, e, merkle.EmptyState)
 		x := deploy(t, s, "crossover", DeployOptions{Nonce: 1})
@@ -187,7 +187,7 @@ func TestCrossoverRevert(t *testing.T) {
 }
 
 func TestGas(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
+	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
 		s := newSession(t, e, merkle.EmptyState)
 		sp := deploy(t, s, "spender", DeployOptions{})
@@ -238,12 +238,14 @@ func GasCallBaseTotal() uint64 {
 }
 
 func TestHostFacilities(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
-		e, err := Open("", Options{InMemory: true, Tracker: kind, Logger: quiet, Queries: map[string]HostQuery{
+	forEachTracker(t, func(t *testing.T, kind mode) {
+		o := kind.options()
+		o.Queries = map[string]HostQuery{
 			"hash":  {Fn: func(arg []byte) ([]byte, error) { h := merkle.HashCode(arg); return h[:], nil }, Gas: 100},
 			"boom":  {Fn: func([]byte) ([]byte, error) { panic("kaboom") }},
 			"error": {Fn: func([]byte) ([]byte, error) { return nil, errors.New("nope") }},
-		}})
+		}
+		e, err := Open("", o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,7 +325,7 @@ func TestHostFacilities(t *testing.T) {
 }
 
 func TestEphemeral(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
+	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
 		s := newSession(t, e, merkle.EmptyState)
 		for _, name := range []string{"ephemeral", "ephemeral64"} {
@@ -355,7 +357,7 @@ func TestEphemeral(t *testing.T) {
 }
 
 func TestBadPointers(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
+	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
 		s := newSession(t, e, merkle.EmptyState)
 		for _, name := range []string{"badptr", "badptr64"} {
@@ -381,7 +383,7 @@ func i32(v int32) []byte { return binary.LittleEndian.AppendUint32(nil, uint32(v
 // TestTrackerFollowsMemorySize: with the automatic choice a small memory
 // uses compare and moves to the main tracker once it grows.
 func TestTrackerFollowsMemorySize(t *testing.T) {
-	e := testEngine(t, dirty.Auto)
+	e := testEngine(t, auto)
 	s := newSession(t, e, merkle.EmptyState)
 	gr := deploy(t, s, "grower", DeployOptions{})
 	c := s.contracts[gr]

@@ -64,17 +64,22 @@ type contract struct {
 	carry       []uint64 // globals carried into a new store (recycle)
 }
 
-// wstore returns the session's wasmtime store, creating it on first use.
+// storeOwner is a wasmtime store's data: the session that owns the store
+// now. A store outlives its session when it is handed on (warm.go).
+type storeOwner struct{ s *Session }
+
+// wasmStore returns the session's wasmtime store, creating it on first use.
 func (s *Session) wasmStore() *wasmtime.Store {
 	if s.wstore == nil {
-		s.wstore = wasmtime.NewStoreWithData(s.e.wt, s)
+		s.owner = &storeOwner{s}
+		s.wstore = wasmtime.NewStoreWithData(s.e.wt, s.owner)
 		s.wstore.Limiter(int64(min(s.e.opts.MaxMemoryBytes, math.MaxInt64)), -1, -1, -1, -1)
 	}
 	return s.wstore
 }
 
 // envOf finds the session behind a host-function call.
-func envOf(c *wasmtime.Caller) hostfns.Env { return hostEnv{c.Data().(*Session)} }
+func envOf(c *wasmtime.Caller) hostfns.Env { return hostEnv{c.Data().(*storeOwner).s} }
 
 // instantiate creates a fresh instance of the contract's module and looks
 // up what the engine calls on it, once.
@@ -236,19 +241,9 @@ func (c *contract) materialize() error {
 		}
 	}
 	mem := c.refresh()
-	for _, d := range c.mod.info.DataRanges {
-		clear(mem[d.Offset : d.Offset+d.Length]) // validated: inside the initial memory
-	}
-	err := c.mt.ForEachPage(func(i uint64, h merkle.Hash) error {
-		if i*merkle.PageSize >= uint64(len(mem)) {
-			return nil
-		}
-		if _, ok := c.pages[i]; ok {
-			return nil
-		}
-		return c.s.e.store.ReadPage(h, mem[i*merkle.PageSize:(i+1)*merkle.PageSize])
-	})
-	if err != nil {
+	// The memory is the last commit's, overlaid with the session's copies
+	// of the pages it changed since.
+	if err := c.s.e.loadMemory(c.id, c.baseMemoryRoot(), c.baseLeaf.MemoryLen, mem, c.mod.dataRanges, c.pages); err != nil {
 		return err
 	}
 	for i, p := range c.pages {
@@ -260,6 +255,15 @@ func (c *contract) materialize() error {
 	c.setGlobals(globals)
 	c.reload = false
 	return c.newTracker()
+}
+
+// baseMemoryRoot is the memory root as of the session's last commit (or
+// its base).
+func (c *contract) baseMemoryRoot() merkle.Hash {
+	if c.isNew {
+		return merkle.EmptyMemoryRoot()
+	}
+	return c.baseLeaf.MemoryRoot
 }
 
 // storedGlobals reads the committed globals of the contract.

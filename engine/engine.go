@@ -43,6 +43,21 @@ type Options struct {
 	// ModuleCacheEntries bounds the in-memory cache of compiled modules
 	// (0: 64).
 	ModuleCacheEntries int
+	// WarmSets is how many closed sessions' stores, each with its loaded
+	// contracts at the session's base root, the engine keeps for the next
+	// session opened at that root (0: DefaultWarmSets; negative: none).
+	WarmSets int
+	// WarmBytes bounds the linear memory the warm sets hold, by memory
+	// length (0: DefaultWarmBytes).
+	WarmBytes uint64
+	// ImageBytes bounds the memory images (image.go) by the bytes of the
+	// pages written into them (0: DefaultImageBytes; negative: no images,
+	// stored contracts load eagerly).
+	ImageBytes int64
+	// ImageAbove: memories of at least this many bytes load through an
+	// image; smaller ones are copied in, which costs less than mapping
+	// for a few pages (0: DefaultImageAbove; negative: never).
+	ImageAbove int64
 	// CallDepth caps nested inter-contract calls (0: DefaultCallDepth).
 	CallDepth int
 	// Queries are the host queries contracts may run through "hq".
@@ -68,6 +83,10 @@ const (
 	DefaultMaxMemoryBytes = 1 << 32
 	DefaultCallDepth      = 48
 	DefaultCompareBelow   = 128 << 10
+	DefaultWarmSets       = 2
+	DefaultWarmBytes      = 8 << 30
+	DefaultImageBytes     = 4 << 30
+	DefaultImageAbove     = 1 << 20
 )
 
 // Engine owns a store, a wasmtime engine and the compiled-module cache.
@@ -83,6 +102,9 @@ type Engine struct {
 	// compareBelow is the memory size up to which the compare tracker is
 	// used instead of tracker (0: never).
 	compareBelow uint64
+	warm         *warmCache
+	images       *imageCache // nil: images off
+	imageAbove   uint64
 
 	mu       sync.Mutex
 	closed   bool
@@ -111,6 +133,37 @@ type Info struct {
 	MaxMemoryBytes uint64
 	// CallDepth is the inter-contract call depth cap.
 	CallDepth int
+	// Load is how stored contracts' memories load: "image" (memories of
+	// ImageAbove bytes and more map a shared image and load on first
+	// touch; smaller ones are copied) or "eager" (every page is copied
+	// at load).
+	Load string
+	// WarmSets is how many warm sets the engine keeps (0: none).
+	WarmSets int
+}
+
+// Stats counts what the engine's caches hold.
+type Stats struct {
+	// WarmSets and WarmBytes: the warm sets kept and the memory they hold.
+	WarmSets  int
+	WarmBytes uint64
+	// WarmHits counts sessions that took a warm set.
+	WarmHits uint64
+	// Images, ImageBytes: memory images kept and their written bytes;
+	// ImageBuilds counts images built since Open.
+	Images      int
+	ImageBytes  uint64
+	ImageBuilds uint64
+}
+
+// Stats returns the engine's cache figures.
+func (e *Engine) Stats() Stats {
+	var st Stats
+	st.WarmSets, st.WarmBytes, st.WarmHits = e.warm.stats()
+	if e.images != nil {
+		st.Images, st.ImageBytes, st.ImageBuilds = e.images.stats()
+	}
+	return st
 }
 
 // WasmtimeVersion is the wasmtime-go version compiled modules are cached
@@ -173,10 +226,31 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 	} else if err := dirty.UnavailableReason(kind); err != nil {
 		return nil, fmt.Errorf("engine: tracker %v: %w", kind, err)
 	}
+	if opts.WarmSets == 0 {
+		opts.WarmSets = DefaultWarmSets
+	}
+	if opts.WarmBytes == 0 {
+		opts.WarmBytes = DefaultWarmBytes
+	}
 	cache, _ := lru.New[merkle.Hash, *module](opts.ModuleCacheEntries)
 	e := &Engine{store: st, wt: wasmtime.NewEngineWithConfig(wasmConfig()), modules: cache, opts: opts,
 		log: opts.Logger, tracker: kind, compareBelow: compareBelow, pins: map[merkle.Hash]int{}, deferred: map[merkle.Hash]bool{},
-		deleting: map[merkle.Hash]bool{}}
+		deleting: map[merkle.Hash]bool{}, warm: newWarmCache(opts.WarmBytes, max(opts.WarmSets, 0))}
+	if opts.ImageBytes >= 0 && opts.ImageAbove >= 0 {
+		if err := imagesAvailable(); err != nil {
+			e.log.Info("memory images unavailable; stored contracts load eagerly", "err", err)
+		} else {
+			budget := uint64(opts.ImageBytes)
+			if budget == 0 {
+				budget = DefaultImageBytes
+			}
+			e.images = newImageCache(budget)
+			e.imageAbove = uint64(opts.ImageAbove)
+			if e.imageAbove == 0 {
+				e.imageAbove = DefaultImageAbove
+			}
+		}
+	}
 	for i, k := range []hostfns.Kind{hostfns.Wasm32, hostfns.Wasm64} {
 		l := wasmtime.NewLinker(e.wt)
 		if err := hostfns.Define(l, k, envOf); err != nil {
@@ -184,7 +258,7 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 		}
 		e.linkers[i] = l
 	}
-	e.log.Info("wasmstate engine open", "tracker", e.Info().Tracker, "wasmtime", WasmtimeVersion,
+	e.log.Info("wasmstate engine open", "tracker", e.Info().Tracker, "load", e.Info().Load, "wasmtime", WasmtimeVersion,
 		"max_memory", opts.MaxMemoryBytes)
 	return e, nil
 }
@@ -221,8 +295,12 @@ func (e *Engine) Info() Info {
 	if e.compareBelow > 0 {
 		tr = fmt.Sprintf("%s (compare for memories up to %d KiB)", tr, e.compareBelow>>10)
 	}
+	load := "eager"
+	if e.images != nil {
+		load = "image"
+	}
 	return Info{Tracker: tr, WasmtimeVersion: WasmtimeVersion,
-		MaxMemoryBytes: e.opts.MaxMemoryBytes, CallDepth: e.opts.CallDepth}
+		MaxMemoryBytes: e.opts.MaxMemoryBytes, CallDepth: e.opts.CallDepth, Load: load, WarmSets: e.warm.max}
 }
 
 // trackerFor picks the tracker kind for a memory of n bytes.
@@ -246,6 +324,10 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	e.mu.Unlock()
+	e.warm.close()
+	if e.images != nil {
+		e.images.close()
+	}
 	e.modules.Purge()
 	for _, l := range e.linkers {
 		l.Close()

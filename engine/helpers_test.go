@@ -37,19 +37,51 @@ func wasm(t testing.TB, name string) []byte {
 	return b
 }
 
-// trackers returns every dirty-tracker kind available here; behaviour tests
-// run against each.
-func trackers() []dirty.Kind { return dirty.Available() }
+// mode is one way of running the engine: a dirty tracker and a load path.
+type mode struct {
+	tracker dirty.Kind
+	load    string // "eager", "image" (every stored memory maps an image), "cold" (no warm sets)
+}
 
-func forEachTracker(t *testing.T, fn func(t *testing.T, kind dirty.Kind)) {
+func (m mode) String() string { return m.tracker.String() + "/" + m.load }
+
+func (m mode) options() Options {
+	o := Options{InMemory: true, Tracker: m.tracker, Logger: quiet}
+	switch m.load {
+	case "eager":
+		o.ImageBytes = -1
+	case "image":
+		o.ImageAbove = 1
+	case "cold":
+		o.ImageAbove, o.WarmSets = 1, -1
+	}
+	return o
+}
+
+// auto is the default mode.
+var auto = mode{tracker: dirty.Auto, load: "default"}
+
+// trackers returns every mode available here: each dirty-tracker kind with
+// each load path; behaviour tests run against each.
+func trackers() []mode {
+	var ms []mode
+	for _, k := range dirty.Available() {
+		for _, l := range []string{"eager", "image", "cold"} {
+			ms = append(ms, mode{k, l})
+		}
+	}
+	return ms
+}
+
+func forEachTracker(t *testing.T, fn func(t *testing.T, kind mode)) {
 	for _, k := range trackers() {
 		t.Run(k.String(), func(t *testing.T) { fn(t, k) })
 	}
 }
 
-func testEngine(t testing.TB, kind dirty.Kind) *Engine {
+func testEngine(t testing.TB, kind mode) *Engine {
 	t.Helper()
-	e, err := Open("", Options{InMemory: true, Tracker: kind, Logger: quiet})
+	e, err := Open("", kind.options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,8 @@ type Session struct {
 	e      *Engine
 	base   merkle.Hash
 	state  *merkle.StateTree
-	wstore *wasmtime.Store // created at the first contract load
+	wstore *wasmtime.Store // created at the first contract load, or taken from a warm set
+	owner  *storeOwner     // wstore's data
 
 	contracts map[merkle.ContractID]*contract
 	meta      map[string][]byte
@@ -80,6 +81,9 @@ func (e *Engine) NewSession(root merkle.Hash, o SessionOptions) (*Session, error
 		contracts: map[merkle.ContractID]*contract{}, meta: map[string][]byte{}, eph: map[string][]byte{}, debug: o.Debug}
 	for k, v := range o.Metadata {
 		s.meta[k] = slices.Clone(v)
+	}
+	if ws := e.warm.take(root); ws != nil {
+		s.adopt(ws)
 	}
 	return s, nil
 }
@@ -170,19 +174,23 @@ func (s *Session) usable() error {
 }
 
 // Close drops the session: nothing it did that was not committed is kept.
+// Its loaded contracts, put back to the state of its base root, stay warm
+// for the next session opened at that root (Options.WarmSets).
 func (s *Session) Close() {
 	if s.closed {
 		return
 	}
 	s.closed = true
-	for _, c := range s.contracts {
-		c.close()
+	if !s.handOff() {
+		for _, c := range s.contracts {
+			c.close()
+		}
+		if s.wstore != nil {
+			s.wstore.Close()
+		}
 	}
-	s.contracts = nil
+	s.contracts, s.wstore, s.owner, s.state = nil, nil, nil, nil
 	s.eph = nil
-	if s.wstore != nil {
-		s.wstore.Close()
-	}
 	s.e.unpin(s.base)
 }
 

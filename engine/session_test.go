@@ -3,12 +3,11 @@ package engine
 import (
 	"testing"
 
-	"github.com/wasmstate/wasmstate/engine/dirty"
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
 func TestCounterRoundTrip(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
+	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
 		s := newSession(t, e, merkle.EmptyState)
 		id := deploy(t, s, "counter", DeployOptions{Owner: []byte("alice")})

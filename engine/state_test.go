@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wasmstate/wasmstate/engine/dirty"
 	"github.com/wasmstate/wasmstate/hostfns"
 	"github.com/wasmstate/wasmstate/merkle"
 )
@@ -73,7 +72,7 @@ func TestDeterminism(t *testing.T) {
 }
 
 func TestConcurrentSessions(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
+	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
 		s := newSession(t, e, merkle.EmptyState)
 		ctr := deploy(t, s, "counter", DeployOptions{})
@@ -123,7 +122,7 @@ func TestConcurrentSessions(t *testing.T) {
 }
 
 func TestDeleteCommitWhileInUse(t *testing.T) {
-	e := testEngine(t, dirty.Auto)
+	e := testEngine(t, auto)
 	s := newSession(t, e, merkle.EmptyState)
 	ctr := deploy(t, s, "counter", DeployOptions{})
 	r1 := commit(t, s)
@@ -162,7 +161,7 @@ func TestDeleteCommitWhileInUse(t *testing.T) {
 }
 
 func TestInvalidModules(t *testing.T) {
-	e := testEngine(t, dirty.Auto)
+	e := testEngine(t, auto)
 	s := newSession(t, e, merkle.EmptyState)
 	files, _ := filepath.Glob("../testdata/contracts/invalid/*.wat")
 	if len(files) < 10 {
@@ -201,7 +200,7 @@ func TestInvalidModules(t *testing.T) {
 }
 
 func TestWasm64CallsWasm32WithNestedFailure(t *testing.T) {
-	forEachTracker(t, func(t *testing.T, kind dirty.Kind) {
+	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
 		s := newSession(t, e, merkle.EmptyState)
 		cc64 := deploy(t, s, "callcenter64", DeployOptions{})
@@ -280,7 +279,7 @@ func TestCToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := testEngine(t, dirty.Auto)
+	e := testEngine(t, auto)
 	s := newSession(t, e, merkle.EmptyState)
 	alice, bob := bytes.Repeat([]byte{0xA1}, 32), bytes.Repeat([]byte{0xB0}, 32)
 	tok, err := s.Deploy(code, DeployOptions{InitArg: cat(alice, u64(1000))})
@@ -312,7 +311,7 @@ func TestCToken(t *testing.T) {
 }
 
 func TestProofsAndDiff(t *testing.T) {
-	e := testEngine(t, dirty.Auto)
+	e := testEngine(t, auto)
 	s := newSession(t, e, merkle.EmptyState)
 	ctr := deploy(t, s, "counter", DeployOptions{Owner: []byte("me")})
 	gr := deploy(t, s, "grower", DeployOptions{})

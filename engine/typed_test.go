@@ -5,12 +5,11 @@ import (
 	"testing"
 
 	"github.com/wasmstate/wasmstate/codec"
-	"github.com/wasmstate/wasmstate/engine/dirty"
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
 func TestTypedCalls(t *testing.T) {
-	e := testEngine(t, dirty.Auto)
+	e := testEngine(t, auto)
 	s := newSession(t, e, merkle.EmptyState)
 	in, err := DeployTyped(s, wasm(t, "initializer"), uint64(41), codec.U64, DeployOptions{})
 	if err != nil {

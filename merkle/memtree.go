@@ -249,3 +249,48 @@ func (t *MemTree) ProveRange(first, last uint64) ([]Hash, error) {
 	})
 	return sib, err
 }
+
+// DiffMemory calls fn, in ascending page order, for every page whose hash
+// differs between the memory trees with roots a and b, passing its hash in
+// b (EmptyPageHash for a zero page). It reads only the nodes above those
+// pages, so its cost follows the number of differing pages, not the size
+// of the memories. It stops at the first error fn returns.
+func DiffMemory(src Source, a, b Hash, fn func(index uint64, page Hash) error) error {
+	return diffMemory(src, a, b, MemoryTreeHeight, 0, fn)
+}
+
+func diffMemory(src Source, a, b Hash, h int, base uint64, fn func(uint64, Hash) error) error {
+	if a == b {
+		return nil
+	}
+	if h == 0 {
+		return fn(base, b)
+	}
+	al, ar, err := memoryChildren(src, a, h)
+	if err != nil {
+		return err
+	}
+	bl, br, err := memoryChildren(src, b, h)
+	if err != nil {
+		return err
+	}
+	if err := diffMemory(src, al, bl, h-1, base, fn); err != nil {
+		return err
+	}
+	return diffMemory(src, ar, br, h-1, base|1<<(h-1), fn)
+}
+
+// memoryChildren returns the children of inner node n at height h.
+func memoryChildren(src Source, n Hash, h int) (Hash, Hash, error) {
+	if n == emptyMemory[h] {
+		return emptyMemory[h-1], emptyMemory[h-1], nil
+	}
+	if src == nil {
+		return Hash{}, Hash{}, &MissingNodeError{Hash: n}
+	}
+	l, r, err := src.MemoryNode(n)
+	if err != nil {
+		return Hash{}, Hash{}, &MissingNodeError{Hash: n, Err: err}
+	}
+	return l, r, nil
+}

@@ -342,6 +342,29 @@ func (s *Store) ReadPage(h merkle.Hash, dst []byte) error {
 	return nil
 }
 
+// ReadPageUncached is ReadPage for bulk reads, such as building a
+// memory image: a page not in the cache is read and verified but not
+// added to it, so one scan of a large memory does not flush the cache.
+func (s *Store) ReadPageUncached(h merkle.Hash, dst []byte) error {
+	if len(dst) != merkle.PageSize {
+		return fmt.Errorf("pagestore: read page %s: %w: buffer of %d bytes", h, ErrInvalid, len(dst))
+	}
+	if h == merkle.EmptyPageHash() {
+		clear(dst)
+		return nil
+	}
+	key := makeKey(KindPage, h)
+	v, ok := s.cache.peek(key)
+	if !ok {
+		var err error
+		if v, err = s.read(key); err != nil {
+			return err
+		}
+	}
+	copy(dst, v)
+	return nil
+}
+
 // MemoryNode returns the children of the inner memory-tree node h,
 // implementing merkle.Source. An all-zero subtree of height k ≥ 1 answers
 // with the all-zero subtrees of height k-1, which are not stored.

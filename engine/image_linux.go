@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"fmt"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmstate/wasmstate/merkle"
+)
+
+// imageFile is a memfd holding a memory image. Pages never written are
+// holes: they read as zeros and cost nothing.
+type imageFile struct{ fd int }
+
+// imagesAvailable reports whether memory images work here (memfd_create
+// may be blocked by a sandbox).
+func imagesAvailable() error {
+	f, err := newImageFile(merkle.PageSize)
+	if err != nil {
+		return err
+	}
+	f.close()
+	return nil
+}
+
+func newImageFile(length uint64) (imageFile, error) {
+	fd, err := unix.MemfdCreate("wasmstate-image", unix.MFD_CLOEXEC)
+	if err != nil {
+		return imageFile{fd: -1}, fmt.Errorf("memfd_create: %w", err)
+	}
+	if err := unix.Ftruncate(fd, int64(length)); err != nil {
+		unix.Close(fd)
+		return imageFile{fd: -1}, fmt.Errorf("ftruncate %d: %w", length, err)
+	}
+	return imageFile{fd: fd}, nil
+}
+
+func (f imageFile) writePage(i uint64, page []byte) error {
+	for off := 0; off < len(page); {
+		n, err := unix.Pwrite(f.fd, page[off:], int64(i*merkle.PageSize)+int64(off))
+		if err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+// mapOver maps the first len(mem) bytes of the file privately over mem,
+// a page-aligned part of a live linear memory: reads see the image, writes
+// stay with the instance, and the rest of the instance's mapping (and its
+// growth) is untouched.
+func (f imageFile) mapOver(mem []byte) error {
+	if len(mem) == 0 {
+		return nil
+	}
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	r, _, errno := syscall.Syscall6(syscall.SYS_MMAP, addr, uintptr(len(mem)),
+		syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED, uintptr(f.fd), 0)
+	if errno != 0 {
+		return errno
+	}
+	if r != addr {
+		return fmt.Errorf("mmap moved the memory (%#x, want %#x)", r, addr)
+	}
+	return nil
+}
+
+func (f imageFile) close() {
+	if f.fd >= 0 {
+		unix.Close(f.fd)
+	}
+}
