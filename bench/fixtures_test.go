@@ -133,14 +133,19 @@ func deployPageWriter(s *engine.Session, wasmPages uint32, nonce uint64) (merkle
 var memSizes = []struct {
 	name  string
 	pages uint32
-}{{"64KiB", 1}, {"1MiB", 16}, {"16MiB", 256}, {"64MiB", 1024}}
+}{{"64KiB", 1}, {"1MiB", 16}, {"16MiB", 256}, {"64MiB", 1024}, {"1GiB", 16384}}
 
 // memSizesFixture: one filled pagewriter contract per memory size.
 type memSizesFixture struct {
 	dir  string
-	root merkle.Hash
+	root merkle.Hash // the latest root
+	old  merkle.Hash // a root oldBlocks blocks before it
 	ids  map[string]merkle.ContractID
 }
+
+// oldBlocks is how many blocks, each changing 8 pages of every contract,
+// lie between the fixture's old root and its latest.
+const oldBlocks = 32
 
 var memSizesOnce once[*memSizesFixture]
 
@@ -163,8 +168,22 @@ func memSizesStore(tb testing.TB) *memSizesFixture {
 				return nil, err
 			}
 		}
-		f.root, err = s.Commit()
-		return f, err
+		if f.old, err = s.Commit(); err != nil {
+			return nil, err
+		}
+		f.root = f.old
+		for b := range oldBlocks {
+			for _, m := range memSizes {
+				stride := max(1, m.pages*16/8)
+				if _, err := s.Call(f.ids[m.name], "write", u32s(8, stride, uint32(b)%stride), bigGas); err != nil {
+					return nil, err
+				}
+			}
+			if f.root, err = s.Commit(); err != nil {
+				return nil, err
+			}
+		}
+		return f, nil
 	})
 }
 

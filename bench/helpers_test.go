@@ -29,6 +29,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	writeCSVs()
 	if fixtures.dir != "" {
 		os.RemoveAll(fixtures.dir)
 	}
@@ -131,13 +132,22 @@ func trackers() []dirty.Kind { return dirty.Available() }
 // (which b.StopTimer would make slow: it reads memory statistics) stays
 // out of the figures. nsPerOp replaces ns/op with the measured part and
 // reports its CPU time as cpu-ns/op.
+//
+// With thread set (the benchmark goroutine locked to its OS thread), it
+// also reports the thread's CPU time as thread-cpu-ns/op: the engine's own
+// work, without what other goroutines (goleveldb's background compaction,
+// the GC's workers) spend meanwhile.
 type lap struct {
-	wall, cpu time.Duration
-	t0        time.Time
-	c0        time.Duration
+	wall, cpu, tcpu time.Duration
+	t0              time.Time
+	c0, tc0         time.Duration
+	thread          bool
 }
 
 func (l *lap) start() {
+	if l.thread {
+		l.tc0 = threadCPUTime()
+	}
 	l.c0 = cpuTime()
 	l.t0 = time.Now()
 }
@@ -145,6 +155,9 @@ func (l *lap) start() {
 func (l *lap) stop() {
 	l.wall += time.Since(l.t0)
 	l.cpu += cpuTime() - l.c0
+	if l.thread {
+		l.tcpu += threadCPUTime() - l.tc0
+	}
 }
 
 // nsPerOp reports the measured wall time as ns/op and CPU time as
@@ -154,6 +167,9 @@ func (l *lap) nsPerOp(b *testing.B) (wall, cpu float64) {
 	cpu = float64(l.cpu.Nanoseconds()) / float64(b.N)
 	b.ReportMetric(wall, "ns/op")
 	b.ReportMetric(cpu, "cpu-ns/op")
+	if l.thread {
+		b.ReportMetric(float64(l.tcpu.Nanoseconds())/float64(b.N), "thread-cpu-ns/op")
+	}
 	return wall, cpu
 }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/wasmstate/wasmstate/engine"
@@ -51,37 +52,77 @@ func BenchmarkSessionOpen(b *testing.B) {
 	}
 }
 
-// BenchmarkFirstCall measures the first call (pagewriter "read", a few
-// instructions) into a contract of 64 KiB, 1 MiB, 16 MiB and 64 MiB of
-// memory, every 4 KiB page non-zero and distinct, in a new session on the
-// committed root: it loads the contract (instantiate, grow, read every page
-// from the store, set up the tracker). Per tracker kind; "auto" is the
-// engine's default (compare below 256 KiB, uffd-wp above). The store is on
-// disk with its default 64 MiB cache, warm after the first op (pages read
-// stay cached when they fit). ns/op is the call alone; opening and closing
-// the session are not timed.
+// BenchmarkFirstCall measures the first call into a stored contract in a
+// fresh session, over memory sizes of 64 KiB to 1 GiB (pagewriter, every
+// 4 KiB page non-zero and distinct; on-disk store, default cache):
+//   - warm: the session takes over the warm set the previous op's session
+//     left at the root (the node's case);
+//   - cold: warm sets off; the memory maps the contract's image (images are
+//     built once per process, before the timed loop);
+//   - cold-old: the same at a root 32 blocks older (8 pages changed per
+//     block): the load overlays the pages where it differs from the image;
+//   - eager: warm sets and images off: every stored page is copied in (how
+//     every load worked before images).
+//
+// Calls: read (a few instructions, touches the argument buffer and page 0)
+// and write16 (changes 16 pages spread over the memory). ns/op is the call
+// alone; opening and closing the session are not timed. The sweep is also
+// written to bench/out/firstcall.csv.
 func BenchmarkFirstCall(b *testing.B) {
 	f := memSizesStore(b)
-	kinds := append([]dirty.Kind{dirty.Auto}, trackers()...)
-	for _, kind := range kinds {
-		b.Run(kind.String(), func(b *testing.B) {
-			e := openEngine(b, f.dir, kind)
-			defer e.Close()
-			for _, m := range memSizes {
-				id := f.ids[m.name]
-				b.Run(m.name, func(b *testing.B) {
-					var l lap
-					for b.Loop() {
-						s := newSession(b, e, f.root)
-						l.start()
-						_, err := s.Call(id, "read", u32s(0), bigGas)
-						l.stop()
-						if err != nil {
-							b.Fatal(err)
-						}
-						s.Close()
+	for _, m := range memSizes {
+		id := f.ids[m.name]
+		b.Run(m.name, func(b *testing.B) {
+			for _, load := range []string{"warm", "cold", "cold-old", "eager"} {
+				o := engine.Options{Logger: quiet}
+				root := f.root
+				switch load {
+				case "cold":
+					o.WarmSets = -1
+				case "cold-old":
+					o.WarmSets, root = -1, f.old
+				case "eager":
+					o.WarmSets, o.ImageBytes = -1, -1
+				}
+				if load == "eager" && m.pages > 1024 {
+					continue // seconds per op: the point is made at 64 MiB
+				}
+				b.Run(load, func(b *testing.B) {
+					e, err := engine.Open(f.dir, o)
+					if err != nil {
+						b.Fatal(err)
 					}
-					l.nsPerOp(b)
+					defer e.Close()
+					stride := max(1, m.pages*16/16)
+					calls := []struct {
+						name  string
+						fn    string
+						arg   []byte
+						pages int
+					}{{"read", "read", u32s(0), 2}, {"write16", "write", u32s(16, stride, 1), 16}}
+					for _, c := range calls {
+						// Once untimed: compile, first image build.
+						s := newSession(b, e, root)
+						call(b, s, id, c.fn, c.arg)
+						s.Close()
+						b.Run(c.name, func(b *testing.B) {
+							runtime.LockOSThread()
+							defer runtime.UnlockOSThread()
+							l := lap{thread: true}
+							for b.Loop() {
+								s := newSession(b, e, root)
+								l.start()
+								_, err := s.Call(id, c.fn, c.arg, bigGas)
+								l.stop()
+								if err != nil {
+									b.Fatal(err)
+								}
+								s.Close()
+							}
+							wall, cpu := l.nsPerOp(b)
+							csvRow("firstcall", fmt.Sprintf("%d,%s,%s,%d,%.0f,%.0f", uint64(m.pages)*65536, load, c.name, c.pages, wall, cpu))
+						})
+					}
 				})
 			}
 		})

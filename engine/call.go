@@ -40,8 +40,9 @@ type undo struct {
 	kind    undoKind
 	c       *contract
 	page    uint64
-	old     []byte // nil: a zero page
-	hadCopy bool   // the session had a copy of the page before
+	old     []byte      // the session's copy before the frame wrote it (hadCopy)
+	oldHash merkle.Hash // else: the page is the base commit's, with this hash
+	hadCopy bool        // the session had a copy of the page before
 	oldLen  uint64
 	globals []uint64
 }
@@ -293,17 +294,30 @@ func (s *Session) collect(c *contract) error {
 	}
 	for _, i := range idx {
 		cur := mem[i*merkle.PageSize : (i+1)*merkle.PageSize]
-		old, had := c.pages[i]
-		if !had {
-			if old, err = c.basePage(i); err != nil {
+		// "Written" is not "changed": skip pages rewritten with their bytes.
+		u := undo{kind: undoPage, c: c, page: i}
+		if old, had := c.pages[i]; had {
+			if bytes.Equal(cur, old) {
+				continue
+			}
+			u.old, u.hadCopy = old, true
+			delete(c.hashes, i)
+		} else {
+			// A page the session has not changed yet: compare hashes with
+			// the memory tree (in memory), and leave the old contents in
+			// the store, read only if the frame fails.
+			h := merkle.HashPage(cur)
+			base, err := c.mt.Page(i)
+			if err != nil {
 				return s.fail(fmt.Errorf("engine: base page %d of %s: %w", i, c.id, err))
 			}
+			if h == base {
+				continue
+			}
+			u.oldHash = base
+			c.hashes[i] = h
 		}
-		// "Written" is not "changed": skip pages rewritten with their bytes.
-		if (old == nil && bytes.Equal(cur, zeroPage[:])) || (old != nil && bytes.Equal(cur, old)) {
-			continue
-		}
-		s.journal = append(s.journal, undo{kind: undoPage, c: c, page: i, old: old, hadCopy: had})
+		s.journal = append(s.journal, u)
 		buf := s.pageBuf()
 		copy(buf, cur)
 		c.pages[i] = buf
@@ -346,15 +360,17 @@ func (s *Session) revertTo(mark int) error {
 		case undoPage:
 			mem := c.refresh()
 			if off := u.page * merkle.PageSize; off < uint64(len(mem)) {
-				src := u.old
-				if src == nil {
-					src = zeroPage[:]
+				dst := mem[off : off+merkle.PageSize]
+				if u.hadCopy {
+					copy(dst, u.old)
+				} else if err := s.e.store.ReadPage(u.oldHash, dst); err != nil {
+					return s.fail(fmt.Errorf("engine: revert page %d of %s: %w", u.page, c.id, err))
 				}
-				copy(mem[off:off+merkle.PageSize], src)
 			}
 			if cur, ok := c.pages[u.page]; ok {
 				s.pagePool = append(s.pagePool, cur)
 			}
+			delete(c.hashes, u.page)
 			if u.hadCopy {
 				c.pages[u.page] = u.old
 			} else {

@@ -340,25 +340,15 @@ func decodeGlobals(b []byte, types []wasmbin.Global) ([]uint64, error) {
 	return vals, nil
 }
 
-// basePage returns the page's content as of the last commit (nil for a
-// zero page).
-func (c *contract) basePage(i uint64) ([]byte, error) {
-	h, err := c.mt.Page(i)
-	if err != nil || h == merkle.EmptyPageHash() {
-		return nil, err
-	}
-	return c.s.e.store.Page(h)
-}
-
 // updateLeaf brings the memory tree and the leaf up to date.
 func (c *contract) updateLeaf() error {
 	for i := range c.pending {
 		p, ok := c.pages[i]
-		var h merkle.Hash
-		if ok {
+		h, hashed := c.hashes[i] // hashed when collected, unless written again since
+		if ok && !hashed {
 			h = merkle.HashPage(p)
 			c.hashes[i] = h
-		} else {
+		} else if !ok {
 			var err error
 			if h, err = c.mt.Page(i); err != nil { // unchanged since the commit
 				return err

@@ -252,7 +252,7 @@ func (s *Session) Commit() (merkle.Hash, error) {
 		s.ephBytes = 0
 		return root, nil
 	}
-	b := pagestore.NewBatch()
+	b := pagestore.NewHashedBatch()
 	for _, id := range touched {
 		if err := s.contracts[id].stage(b); err != nil {
 			return merkle.Hash{}, s.fail(fmt.Errorf("engine: commit: %w", err))

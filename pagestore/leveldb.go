@@ -148,6 +148,11 @@ func (b *levelBatch) Reset()                { b.b.Reset() }
 // NewBatch implements Backend.
 func (l *LevelDB) NewBatch() WriteBatch { return &levelBatch{} }
 
+// NewBatchSize returns a batch with room for about bytes of keys and values.
+func (l *LevelDB) NewBatchSize(bytes int) WriteBatch {
+	return &levelBatch{b: *leveldb.MakeBatch(bytes)}
+}
+
 // Write implements Backend: one goleveldb batch, journaled and (with sync)
 // fsynced before Write returns.
 func (l *LevelDB) Write(wb WriteBatch, sync bool) error {
