@@ -38,6 +38,8 @@ type contract struct {
 	tracker dirty.Tracker
 	// trackerSmall: the tracker is the small-memory choice (see newTracker).
 	trackerSmall bool
+	// trackerFallback: uffd-wp failed for this memory; it stays on compare.
+	trackerFallback bool
 	mt           *merkle.MemTree
 
 	// pages holds the session's copy of every page written since the last
@@ -123,6 +125,9 @@ func (c *contract) refresh() []byte {
 	return c.data
 }
 
+// newDirtyTracker creates trackers; tests replace it to make uffd-wp fail.
+var newDirtyTracker = dirty.New
+
 // newTracker starts tracking the memory as it is now. With the automatic
 // choice, a small memory gets the compare tracker: comparing a few dozen
 // pages costs less than a PAGEMAP_SCAN ioctl and the write faults that
@@ -133,14 +138,18 @@ func (c *contract) newTracker() error {
 	}
 	m := c.memory()
 	kind := c.s.e.trackerFor(uint64(len(m)))
-	c.trackerSmall = kind != c.s.e.tracker
-	t, err := dirty.New(kind, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
+	if c.trackerFallback {
+		kind = dirty.Compare
+	}
+	c.trackerSmall = kind != c.s.e.tracker && !c.trackerFallback
+	t, err := newDirtyTracker(kind, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
 	if err != nil && kind != dirty.Compare && c.s.e.opts.Tracker == dirty.Auto {
 		// uffd-wp can fail for one memory (EBUSY, a registration limit):
-		// the automatic choice falls back to compare for it.
+		// the automatic choice falls back to compare for it, for good (a
+		// retry at every frame would copy the whole memory each time).
 		c.s.e.log.Warn("uffd-wp unavailable for a memory; using compare", "contract", c.id.String(), "err", err)
-		kind, c.trackerSmall = dirty.Compare, true
-		t, err = dirty.New(kind, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
+		kind, c.trackerSmall, c.trackerFallback = dirty.Compare, false, true
+		t, err = newDirtyTracker(kind, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
 	}
 	if err != nil {
 		return fmt.Errorf("%w: dirty tracker: %w", ErrInternal, err)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -127,6 +128,9 @@ type Engine struct {
 type Info struct {
 	// Tracker is the dirty-page tracker in use: "uffd-wp" or "compare".
 	Tracker string
+	// CompareBelow: memories of at most this many bytes use the compare
+	// tracker even where Tracker is "uffd-wp" (0: none do).
+	CompareBelow uint64
 	// WasmtimeVersion is the wasmtime-go module version.
 	WasmtimeVersion string
 	// MaxMemoryBytes is the memory cap per contract.
@@ -166,9 +170,32 @@ func (e *Engine) Stats() Stats {
 	return st
 }
 
-// WasmtimeVersion is the wasmtime-go version compiled modules are cached
-// for; a serialized module is only reused by the same version.
-const WasmtimeVersion = "v39.0.1"
+// WasmtimeVersion is the wasmtime-go module version this binary was built
+// with, read from its build information: compiled modules are cached for
+// it, and a serialized module is only reused by the same version.
+var WasmtimeVersion = wasmtimeVersion()
+
+// wasmtimeModule is the module path of wasmtime-go.
+const wasmtimeModule = "github.com/bytecodealliance/wasmtime-go/v39"
+
+func wasmtimeVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == wasmtimeModule {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				return d.Version
+			}
+		}
+	}
+	// No module information (test binaries have none): the version go.mod
+	// requires, which TestWasmtimeVersion keeps in step.
+	return wasmtimeGoMod
+}
+
+// wasmtimeGoMod is the wasmtime-go version go.mod requires.
+const wasmtimeGoMod = "v39.0.1"
 
 // Open opens or creates an engine whose store lives in dir.
 func Open(dir string, opts Options) (*Engine, error) {
@@ -258,7 +285,7 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 		}
 		e.linkers[i] = l
 	}
-	e.log.Info("wasmstate engine open", "tracker", e.Info().Tracker, "load", e.Info().Load, "wasmtime", WasmtimeVersion,
+	e.log.Info("wasmstate engine open", "tracker", e.tracker.String(), "compare_below", e.compareBelow, "load", e.Info().Load, "wasmtime", WasmtimeVersion,
 		"max_memory", opts.MaxMemoryBytes)
 	return e, nil
 }
@@ -291,15 +318,11 @@ const configFingerprint = "fuel,mem64,nan-canon,no-threads,no-multimem,no-gc,no-
 
 // Info describes the engine.
 func (e *Engine) Info() Info {
-	tr := e.tracker.String()
-	if e.compareBelow > 0 {
-		tr = fmt.Sprintf("%s (compare for memories up to %d KiB)", tr, e.compareBelow>>10)
-	}
 	load := "eager"
 	if e.images != nil {
 		load = "image"
 	}
-	return Info{Tracker: tr, WasmtimeVersion: WasmtimeVersion,
+	return Info{Tracker: e.tracker.String(), CompareBelow: e.compareBelow, WasmtimeVersion: WasmtimeVersion,
 		MaxMemoryBytes: e.opts.MaxMemoryBytes, CallDepth: e.opts.CallDepth, Load: load, WarmSets: e.warm.max}
 }
 
