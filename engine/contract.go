@@ -40,7 +40,7 @@ type contract struct {
 	trackerSmall bool
 	// trackerFallback: uffd-wp failed for this memory; it stays on compare.
 	trackerFallback bool
-	mt           *merkle.MemTree
+	mt              *merkle.MemTree
 
 	// pages holds the session's copy of every page written since the last
 	// commit, as of the last collect: the undo source for later frames and
