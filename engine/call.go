@@ -276,22 +276,54 @@ func trapReason(msg string) string {
 func (s *Session) collect(c *contract) error {
 	mem := c.refresh()
 	newLen := uint64(len(mem))
+	base := unsafe.Pointer(unsafe.SliceData(mem))
 	var gas uint64
+	idx := c.scratch[:0]
+	var err error
+	var growErr error
 	if newLen != c.memLen {
-		if err := c.tracker.Resize(unsafe.Pointer(unsafe.SliceData(mem)), newLen); err != nil {
-			return s.fail(fmt.Errorf("%w: dirty tracker resize: %w", ErrInternal, err))
+		if c.tracker.Name() == "compare" {
+			// The pages of the old extent first, before the tracker is
+			// sized for the new one: a shadow of the new length may not
+			// be wanted (the memory moves to uffd-wp) or not be had.
+			if err := c.tracker.Resize(base, min(c.memLen, newLen)); err != nil {
+				return s.fail(fmt.Errorf("%w: dirty tracker resize: %w", ErrInternal, err))
+			}
+			if idx, err = c.tracker.Collect(idx); err != nil {
+				return s.fail(fmt.Errorf("%w: dirty tracker collect: %w", ErrInternal, err))
+			}
+			if c.trackerSmall && newLen > s.e.compareBelow && s.e.tracker != dirty.Compare {
+				// Everything written in the old extent is collected: the
+				// main tracker starts there, and the grown part is the
+				// pages populated since the grow (dirty.Tracker.Resize).
+				if err := c.newTrackerAt(base, min(c.memLen, newLen), newLen); err != nil {
+					return s.fail(err)
+				}
+			}
 		}
-		s.journal = append(s.journal, undo{kind: undoLen, c: c, oldLen: c.memLen})
-		if newLen > c.memLen {
-			gas += (newLen - c.memLen) / merkle.WasmPageSize * GasMemoryGrow
+		if err := c.tracker.Resize(base, newLen); err != nil {
+			if c.tracker.Name() != "compare" {
+				return s.fail(fmt.Errorf("%w: dirty tracker resize: %w", ErrInternal, err))
+			}
+			// No room for the compare tracker's shadow: the growth fails
+			// the frame (the tracker is unchanged, the old extent's pages
+			// are journaled below, so the revert is exact).
+			growErr = fmt.Errorf("%w: cannot track a memory of %d bytes: %w", ErrMemoryLimit, newLen, err)
+			newLen = c.memLen
+		} else {
+			s.journal = append(s.journal, undo{kind: undoLen, c: c, oldLen: c.memLen})
+			if newLen > c.memLen {
+				gas += (newLen - c.memLen) / merkle.WasmPageSize * GasMemoryGrow
+			}
+			c.memLen, c.changed = newLen, true
 		}
-		c.memLen, c.changed = newLen, true
 	}
-	idx, err := c.tracker.Collect(c.scratch[:0])
+	if growErr == nil {
+		if idx, err = c.tracker.Collect(idx); err != nil {
+			return s.fail(fmt.Errorf("%w: dirty tracker collect: %w", ErrInternal, err))
+		}
+	}
 	c.scratch = idx
-	if err != nil {
-		return s.fail(fmt.Errorf("%w: dirty tracker collect: %w", ErrInternal, err))
-	}
 	for _, i := range idx {
 		cur := mem[i*merkle.PageSize : (i+1)*merkle.PageSize]
 		// "Written" is not "changed": skip pages rewritten with their bytes.
@@ -325,13 +357,11 @@ func (s *Session) collect(c *contract) error {
 		c.changed = true
 		gas += GasPageWrite
 	}
-	// A memory that grew past the small-memory size moves to the main
-	// tracker: compare's cost follows the memory's size. Everything
-	// written so far is collected, so the new tracker starts clean.
-	if c.trackerSmall && newLen > s.e.compareBelow && s.e.tracker != dirty.Compare {
-		if err := c.newTracker(); err != nil {
-			return s.fail(err)
-		}
+	if growErr != nil {
+		// The length did not change: the revert of the frame puts back
+		// the pages above, and the next load has the old length.
+		s.journal = append(s.journal, undo{kind: undoLen, c: c, oldLen: c.memLen})
+		return growErr
 	}
 	if gas > 0 {
 		return s.charge(gas)

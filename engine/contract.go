@@ -133,23 +133,30 @@ var newDirtyTracker = dirty.New
 // pages costs less than a PAGEMAP_SCAN ioctl and the write faults that
 // follow it (bench/README.md).
 func (c *contract) newTracker() error {
+	m := c.memory()
+	return c.newTrackerAt(unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)), uint64(len(m)))
+}
+
+// newTrackerAt starts tracking the first length bytes of the memory at
+// base, with the tracker kind for a memory of size bytes (a memory about
+// to grow to size is then the tracker's to Resize).
+func (c *contract) newTrackerAt(base unsafe.Pointer, length, size uint64) error {
 	if c.tracker != nil {
 		c.tracker.Close()
 	}
-	m := c.memory()
-	kind := c.s.e.trackerFor(uint64(len(m)))
+	kind := c.s.e.trackerFor(size)
 	if c.trackerFallback {
 		kind = dirty.Compare
 	}
 	c.trackerSmall = kind != c.s.e.tracker && !c.trackerFallback
-	t, err := newDirtyTracker(kind, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
+	t, err := newDirtyTracker(kind, base, length)
 	if err != nil && kind != dirty.Compare && c.s.e.opts.Tracker == dirty.Auto {
 		// uffd-wp can fail for one memory (EBUSY, a registration limit):
 		// the automatic choice falls back to compare for it, for good (a
 		// retry at every frame would copy the whole memory each time).
 		c.s.e.log.Warn("uffd-wp unavailable for a memory; using compare", "contract", c.id.String(), "err", err)
 		kind, c.trackerSmall, c.trackerFallback = dirty.Compare, false, true
-		t, err = newDirtyTracker(kind, unsafe.Pointer(unsafe.SliceData(m)), uint64(len(m)))
+		t, err = newDirtyTracker(kind, base, length)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: dirty tracker: %w", ErrInternal, err)

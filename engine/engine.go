@@ -33,7 +33,8 @@ type Options struct {
 	// works on this machine).
 	Tracker dirty.Kind
 	// MaxMemoryBytes caps every contract's linear memory (0:
-	// DefaultMaxMemoryBytes). memory.grow past it returns -1 to the
+	// DefaultMaxMemoryBytes, or DefaultCompareMaxMemoryBytes where the
+	// compare tracker runs). memory.grow past it returns -1 to the
 	// contract (SPEC.md §12); loading a committed memory larger than it
 	// fails with ErrMemoryLimit.
 	MaxMemoryBytes uint64
@@ -82,6 +83,9 @@ type HostQuery struct {
 // Defaults of Options.
 const (
 	DefaultMaxMemoryBytes = 1 << 32
+	// DefaultCompareMaxMemoryBytes is the default cap where the engine
+	// tracks writes by comparison (no uffd-wp): 256 MiB.
+	DefaultCompareMaxMemoryBytes = 256 << 20
 	DefaultCallDepth      = 48
 	DefaultCompareBelow   = 128 << 10
 	DefaultWarmSets       = 2
@@ -219,7 +223,8 @@ func Open(dir string, opts Options) (*Engine, error) {
 }
 
 func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
-	if opts.MaxMemoryBytes == 0 {
+	capDefaulted := opts.MaxMemoryBytes == 0
+	if capDefaulted {
 		opts.MaxMemoryBytes = DefaultMaxMemoryBytes
 	}
 	if opts.MaxMemoryBytes%merkle.WasmPageSize != 0 || opts.MaxMemoryBytes > merkle.MaxMemoryBytes {
@@ -252,6 +257,12 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 		}
 	} else if err := dirty.UnavailableReason(kind); err != nil {
 		return nil, fmt.Errorf("engine: tracker %v: %w", kind, err)
+	}
+	if kind == dirty.Compare && capDefaulted {
+		// The compare tracker's cost and shadow follow the memory's size:
+		// without uffd-wp, the default cap is one it handles.
+		opts.MaxMemoryBytes = DefaultCompareMaxMemoryBytes
+		opts.Logger.Info("compare tracker: memories capped at the compare default", "max_memory", opts.MaxMemoryBytes)
 	}
 	if opts.WarmSets == 0 {
 		opts.WarmSets = DefaultWarmSets

@@ -10,14 +10,18 @@ import (
 type compareTracker struct {
 	base   unsafe.Pointer
 	length uint64
-	shadow []byte // len(shadow) == length
+	shadow []byte // len(shadow) >= length; see shadow_linux.go
 	closed bool
 }
 
-func newCompare(base unsafe.Pointer, length uint64) *compareTracker {
-	t := &compareTracker{base: base, length: length, shadow: make([]byte, length)}
+func newCompare(base unsafe.Pointer, length uint64) (*compareTracker, error) {
+	sh, err := allocShadow(length)
+	if err != nil {
+		return nil, err
+	}
+	t := &compareTracker{base: base, length: length, shadow: sh}
 	copy(t.shadow, t.mem())
-	return t
+	return t, nil
 }
 
 func (t *compareTracker) Name() string { return "compare" }
@@ -39,19 +43,15 @@ func (t *compareTracker) Resize(base unsafe.Pointer, length uint64) error {
 	if err := checkRange(base, length); err != nil {
 		return err
 	}
-	switch n := uint64(len(t.shadow)); {
-	case length <= n:
-		t.shadow = t.shadow[:length]
-	case length <= uint64(cap(t.shadow)):
-		t.shadow = t.shadow[:length]
-		clear(t.shadow[n:])
-	default:
-		// Grow the capacity by half at least, so that a run of small
-		// grows copies the shadow O(log n) times, not once per grow
-		// (append would grow a large slice by only a quarter).
-		s := make([]byte, length, max(length, n+n/2))
-		copy(s, t.shadow)
-		t.shadow = s
+	if n := t.length; length < n {
+		// Forgotten pages must read as zero if the memory grows again.
+		clear(t.shadow[length:n])
+	} else if length > uint64(len(t.shadow)) {
+		sh, err := growShadow(t.shadow, length)
+		if err != nil {
+			return err
+		}
+		t.shadow = sh
 	}
 	t.base, t.length = base, length
 	return nil
@@ -61,7 +61,7 @@ func (t *compareTracker) Collect(dst []uint64) ([]uint64, error) {
 	if t.closed {
 		return dst, ErrClosed
 	}
-	mem, shadow := t.mem(), t.shadow
+	mem, shadow := t.mem(), t.shadow[:t.length]
 	for off := 0; off < len(mem); off += PageSize {
 		m := mem[off : off+PageSize : off+PageSize]
 		s := shadow[off : off+PageSize : off+PageSize]
@@ -75,6 +75,7 @@ func (t *compareTracker) Collect(dst []uint64) ([]uint64, error) {
 
 func (t *compareTracker) Close() error {
 	t.closed = true
+	freeShadow(t.shadow)
 	t.shadow = nil
 	t.base, t.length = nil, 0
 	return nil

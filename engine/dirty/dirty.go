@@ -171,7 +171,7 @@ func New(kind Kind, base unsafe.Pointer, length uint64) (Tracker, error) {
 				return t, nil
 			}
 		}
-		return newCompare(base, length), nil
+		return newCompare(base, length)
 	case UffdWP:
 		if err := UnavailableReason(UffdWP); err != nil {
 			return nil, err
@@ -182,7 +182,7 @@ func New(kind Kind, base unsafe.Pointer, length uint64) (Tracker, error) {
 		}
 		return t, nil
 	case Compare:
-		return newCompare(base, length), nil
+		return newCompare(base, length)
 	}
 	return nil, UnavailableReason(kind)
 }
