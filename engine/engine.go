@@ -86,12 +86,12 @@ const (
 	// DefaultCompareMaxMemoryBytes is the default cap where the engine
 	// tracks writes by comparison (no uffd-wp): 256 MiB.
 	DefaultCompareMaxMemoryBytes = 256 << 20
-	DefaultCallDepth      = 48
-	DefaultCompareBelow   = 128 << 10
-	DefaultWarmSets       = 2
-	DefaultWarmBytes      = 8 << 30
-	DefaultImageBytes     = 4 << 30
-	DefaultImageAbove     = 1 << 20
+	DefaultCallDepth             = 48
+	DefaultCompareBelow          = 128 << 10
+	DefaultWarmSets              = 2
+	DefaultWarmBytes             = 8 << 30
+	DefaultImageBytes            = 4 << 30
+	DefaultImageAbove            = 1 << 20
 )
 
 // Engine owns a store, a wasmtime engine and the compiled-module cache.
