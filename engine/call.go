@@ -157,7 +157,7 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	if fn == "init" && !(c.isNew && c.initPending && len(s.frames) == 0) {
 		return nil, nil, badInput("%v", errInitCall)
 	}
-	f := c.funcs[fn]
+	f := c.fn(fn)
 	if f == nil {
 		return nil, nil, fmt.Errorf("%w: %s.%s", ErrNoFunction, short(c.id), fn)
 	}

@@ -100,15 +100,30 @@ func (c *contract) instantiate() error {
 	mem := inst.GetExport(st, info.MemoryExport).Memory()
 	c.inst, c.mem, c.data = inst, mem, nil
 	c.refresh()
-	c.funcs = make(map[string]*wasmtime.Func, len(info.Exports))
-	for _, name := range info.Exports {
-		c.funcs[name] = inst.GetFunc(st, name)
-	}
+	// Exports are looked up on first call (func): a contract exports
+	// dozens of functions and a call uses one or two.
+	clear(c.funcs)
 	c.globals = c.globals[:0]
 	for _, g := range info.MutableGlobals {
 		c.globals = append(c.globals, inst.GetExport(st, wasmbin.GlobalExportName(g.Index)).Global())
 	}
 	return nil
+}
+
+// fn returns the exported function name, nil if there is none.
+func (c *contract) fn(name string) *wasmtime.Func {
+	if f, ok := c.funcs[name]; ok {
+		return f
+	}
+	if !slices.Contains(c.mod.info.Exports, name) {
+		return nil
+	}
+	if c.funcs == nil {
+		c.funcs = map[string]*wasmtime.Func{}
+	}
+	f := c.inst.GetFunc(c.s.wstore, name)
+	c.funcs[name] = f
+	return f
 }
 
 // memory returns the contract's memory as of the last refresh: valid
@@ -207,11 +222,7 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 	if leaf.MemoryLen > s.e.opts.MaxMemoryBytes {
 		return nil, fmt.Errorf("%w: contract memory of %d bytes exceeds the cap of %d", ErrMemoryLimit, leaf.MemoryLen, s.e.opts.MaxMemoryBytes)
 	}
-	code, err := s.e.store.Code(leaf.CodeHash)
-	if err != nil {
-		return nil, err
-	}
-	mod, err := s.e.module(code, leaf.CodeHash)
+	mod, err := s.e.storedModule(leaf.CodeHash)
 	if err != nil {
 		return nil, err
 	}

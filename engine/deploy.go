@@ -116,6 +116,19 @@ func (e *Engine) module(code []byte, codeHash merkle.Hash) (*module, error) {
 	return m, nil
 }
 
+// storedModule returns the compiled module of stored code codeHash,
+// reading the code only when the module is not cached.
+func (e *Engine) storedModule(codeHash merkle.Hash) (*module, error) {
+	if m, ok := e.modules.Get(codeHash); ok {
+		return m, nil
+	}
+	code, err := e.store.Code(codeHash)
+	if err != nil {
+		return nil, err
+	}
+	return e.module(code, codeHash)
+}
+
 // DeployOptions configure a deploy.
 type DeployOptions struct {
 	// Owner is the owner's bytes (opaque to the engine; Dusk uses a public
