@@ -33,6 +33,7 @@ const (
 	pmScanWPMatching   = 1 << 0
 	pmScanCheckWPAsync = 1 << 1
 	pageIsWritten      = 1 << 1
+	pageIsFile         = 1 << 2
 	pageIsPresent      = 1 << 3
 	pageIsSwapped      = 1 << 4
 	pageIsPFNZero      = 1 << 5
@@ -179,13 +180,6 @@ type uffdTracker struct {
 	cleanup runtime.Cleanup
 	base    uintptr
 	length  uint64 // bytes tracked: [base, base+length)
-	// [base, base+protected) has been write-protected since it was
-	// registered (protected <= length). Pages in [protected, length) were
-	// added by a grow and are not protected yet: Collect reports those that
-	// are populated with something else than the shared zero page (a grown
-	// page is populated only by a write; a read maps the zero page), then
-	// protects them.
-	protected uint64
 	// moved is set by a Resize that changed the base: the next Collect
 	// reports every page and protects the whole range.
 	moved  bool
@@ -204,10 +198,10 @@ func newUffd(base unsafe.Pointer, length uint64) (*uffdTracker, error) {
 		return nil, fmt.Errorf("userfaultfd: %w", e)
 	}
 	fd := int(r)
-	api := uffdioAPIArg{api: uffdAPI, features: uffdFeatureWPAsync | uffdFeatureWPUnpopulated}
+	api := uffdioAPIArg{api: uffdAPI, features: uffdFeatureWPAsync}
 	if err := ioctlRetry(fd, uffdioAPI, unsafe.Pointer(&api)); err != nil {
 		syscall.Close(fd)
-		return nil, fmt.Errorf("UFFDIO_API(WP_ASYNC|WP_UNPOPULATED): %w", err)
+		return nil, fmt.Errorf("UFFDIO_API(WP_ASYNC): %w", err)
 	}
 	t := &uffdTracker{fd: fd, base: uintptr(base)}
 	// Close the fd if the tracker is dropped without Close. Close stops this
@@ -223,7 +217,7 @@ func newUffd(base unsafe.Pointer, length uint64) (*uffdTracker, error) {
 			return nil, err
 		}
 	}
-	t.length, t.protected = length, length
+	t.length = length
 	return t, nil
 }
 
@@ -250,9 +244,11 @@ func (t *uffdTracker) protect(from, to uint64) error {
 	return nil
 }
 
-// Resize follows the protocol that keeps the writes made between memory.grow
-// and the next Collect: the grown part is registered now, but protected only
-// by the next Collect, after a scan that reports the pages written there.
+// Resize registers the grown part. It needs no protection of its own: the
+// tracker protects populated pages only (no WP_UNPOPULATED), since a page
+// that is not populated cannot have been written, and a write populates it
+// without the protect bit, which the next Collect reports (and protects).
+// So growth costs a registration, not a marker per page of the new range.
 //
 // It registers the whole range, not only the grown part: registering a range
 // that is still registered with this fd costs only a walk over its few VMAs,
@@ -275,10 +271,9 @@ func (t *uffdTracker) Resize(base unsafe.Pointer, length uint64) error {
 		return err
 	}
 	if uintptr(base) != t.base {
-		t.base, t.protected, t.moved = uintptr(base), 0, true
+		t.base, t.moved = uintptr(base), true
 	}
 	t.length = length
-	t.protected = min(t.protected, length)
 	if length > 0 {
 		if err := t.register(0, length); err != nil {
 			return err
@@ -301,29 +296,15 @@ func (t *uffdTracker) Collect(dst []uint64) ([]uint64, error) {
 		if err := t.protect(0, t.length); err != nil {
 			return dst, err
 		}
-		t.protected, t.moved = t.length, false
+		t.moved = false
 		return dst, nil
 	}
-	var err error
-	if t.protected > 0 {
-		// Written pages, re-protected in the same walk.
-		dst, err = t.scan(dst, 0, t.protected, pmScanWPMatching|pmScanCheckWPAsync, pageIsWritten, 0, 0)
-		if err != nil {
-			return dst, err
-		}
-	}
-	if t.protected < t.length {
-		// Grown pages holding something else than the zero page.
-		dst, err = t.scan(dst, t.protected, t.length, 0, pageIsPFNZero, pageIsPFNZero, pageIsPresent|pageIsSwapped)
-		if err != nil {
-			return dst, err
-		}
-		if err := t.protect(t.protected, t.length); err != nil {
-			return dst, err
-		}
-		t.protected = t.length
-	}
-	return dst, nil
+	// Written pages, re-protected in the same walk: populated (or swapped
+	// out) without the write-protect bit, and neither the shared zero page
+	// (a read of a page never written) nor a page of a file mapping (a read
+	// of a memory image: a write makes the page anonymous).
+	return t.scan(dst, 0, t.length, pmScanWPMatching|pmScanCheckWPAsync,
+		pageIsWritten|pageIsFile|pageIsPFNZero, pageIsFile|pageIsPFNZero, pageIsPresent|pageIsSwapped)
 }
 
 // scan runs PAGEMAP_SCAN on [base+from, base+to) and appends the indices of
