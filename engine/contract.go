@@ -40,7 +40,9 @@ type contract struct {
 	trackerSmall bool
 	// trackerFallback: uffd-wp failed for this memory; it stays on compare.
 	trackerFallback bool
-	mt              *merkle.MemTree
+	// sparse: the next tracker is for a memory just mapped from an image.
+	sparse bool
+	mt     *merkle.MemTree
 
 	// pages holds the session's copy of every page written since the last
 	// commit, as of the last collect: the undo source for later frames and
@@ -140,8 +142,12 @@ func (c *contract) refresh() []byte {
 	return c.data
 }
 
-// newDirtyTracker creates trackers; tests replace it to make uffd-wp fail.
-var newDirtyTracker = dirty.New
+// newDirtyTracker and newSparseTracker create trackers; tests replace them
+// to make uffd-wp fail.
+var (
+	newDirtyTracker  = dirty.New
+	newSparseTracker = dirty.NewSparse
+)
 
 // newTracker starts tracking the memory as it is now. With the automatic
 // choice, a small memory gets the compare tracker: comparing a few dozen
@@ -164,7 +170,11 @@ func (c *contract) newTrackerAt(base unsafe.Pointer, length, size uint64) error 
 		kind = dirty.Compare
 	}
 	c.trackerSmall = kind != c.s.e.tracker && !c.trackerFallback
-	t, err := newDirtyTracker(kind, base, length)
+	create := newDirtyTracker
+	if c.sparse {
+		create = newSparseTracker
+	}
+	t, err := create(kind, base, length)
 	if err != nil && kind != dirty.Compare && c.s.e.opts.Tracker == dirty.Auto {
 		// uffd-wp can fail for one memory (EBUSY, a registration limit):
 		// the automatic choice falls back to compare for it, for good (a
@@ -270,9 +280,13 @@ func (c *contract) materialize() error {
 	mem := c.refresh()
 	// The memory is the last commit's, overlaid with the session's copies
 	// of the pages it changed since.
-	if err := c.s.e.loadMemory(c.id, c.baseMemoryRoot(), c.baseLeaf.MemoryLen, mem, c.mod.dataRanges, c.pages); err != nil {
+	mapped, err := c.s.e.loadMemory(c.id, c.baseMemoryRoot(), c.baseLeaf.MemoryLen, mem, c.mod.dataRanges, c.pages)
+	if err != nil {
 		return err
 	}
+	// A mapped image has few pages populated: the tracker need not
+	// write-protect the whole range (dirty.NewSparse).
+	c.sparse = mapped
 	for i, p := range c.pages {
 		if i*merkle.PageSize < uint64(len(mem)) {
 			copy(mem[i*merkle.PageSize:], p)
@@ -281,7 +295,9 @@ func (c *contract) materialize() error {
 	c.memLen = uint64(len(mem))
 	c.setGlobals(globals)
 	c.reload = false
-	return c.newTracker()
+	err = c.newTracker()
+	c.sparse = false
+	return err
 }
 
 // baseMemoryRoot is the memory root as of the session's last commit (or

@@ -156,25 +156,25 @@ var errTooFar = errors.New("image too far from the root")
 // root (length bytes long), except the pages in skip (the session's own copies, which the
 // caller writes). It maps the contract's image where images are on and
 // the memory is large enough to gain from it; otherwise it copies every
-// stored page.
-func (e *Engine) loadMemory(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []dataRange, skip map[uint64][]byte) error {
+// stored page. mapped reports which.
+func (e *Engine) loadMemory(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []dataRange, skip map[uint64][]byte) (mapped bool, err error) {
 	if e.images != nil && uint64(len(mem)) >= e.imageAbove && root != merkle.EmptyMemoryRoot() {
 		err := e.mapImage(id, root, length, mem, dataRanges, skip)
 		if err == nil {
-			return nil
+			return true, nil
 		}
 		if errors.Is(err, errImageBuild) {
 			// Out of memory for the file, a failing syscall: the load
 			// itself can still succeed eagerly.
 			e.log.Warn("memory image unusable; loading eagerly", "contract", id.String(), "err", err)
 		} else {
-			return err
+			return false, err
 		}
 	}
 	for _, d := range dataRanges {
 		clear(mem[d.off : d.off+d.len]) // validated: inside the initial memory
 	}
-	return merkle.NewMemTree(root, e.store).ForEachPage(func(i uint64, h merkle.Hash) error {
+	return false, merkle.NewMemTree(root, e.store).ForEachPage(func(i uint64, h merkle.Hash) error {
 		if i*merkle.PageSize >= uint64(len(mem)) {
 			return nil
 		}

@@ -46,14 +46,15 @@ func TestTrackerFallbackOnce(t *testing.T) {
 		t.Skipf("uffd-wp unavailable here (%v): the fallback path cannot be reached", err)
 	}
 	calls := map[dirty.Kind]int{}
-	newDirtyTracker = func(k dirty.Kind, base unsafe.Pointer, n uint64) (dirty.Tracker, error) {
+	failing := func(k dirty.Kind, base unsafe.Pointer, n uint64) (dirty.Tracker, error) {
 		calls[k]++
 		if k == dirty.UffdWP {
 			return nil, errors.New("injected: uffd-wp refused")
 		}
 		return dirty.New(k, base, n)
 	}
-	defer func() { newDirtyTracker = dirty.New }()
+	newDirtyTracker, newSparseTracker = failing, failing
+	defer func() { newDirtyTracker, newSparseTracker = dirty.New, dirty.NewSparse }()
 
 	var logged bytes.Buffer
 	o := auto.options()
@@ -78,7 +79,7 @@ func TestTrackerFallbackOnce(t *testing.T) {
 	}
 	// The fallback tracks correctly: the same writes on an engine whose
 	// uffd-wp works give the same root.
-	newDirtyTracker = dirty.New
+	newDirtyTracker, newSparseTracker = dirty.New, dirty.NewSparse
 	e2 := testEngine(t, mode{tracker: dirty.UffdWP, load: "eager"})
 	id2, r2 := pageWriter(t, e2, 32)
 	if id2 != id || r2 != r {

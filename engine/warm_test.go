@@ -27,10 +27,18 @@ func pageWriter(t *testing.T, e *Engine, wasmPages uint32) (merkle.ContractID, m
 	t.Helper()
 	s := newSession(t, e, merkle.EmptyState)
 	id := deploy(t, s, "pagewriter", DeployOptions{})
-	if wasmPages > 1 {
-		call(t, s, id, "grow", u32s(wasmPages-1))
+	steps := []struct {
+		fn  string
+		arg []byte
+	}{{"grow", u32s(wasmPages - 1)}, {"fill", u32s(0, wasmPages*16)}}
+	for _, st := range steps {
+		if st.fn == "grow" && wasmPages == 1 {
+			continue
+		}
+		if _, err := s.Call(id, st.fn, st.arg, 1<<40); err != nil {
+			t.Fatalf("%s: %v", st.fn, err)
+		}
 	}
-	call(t, s, id, "fill", u32s(0, wasmPages*16))
 	r, err := s.Commit()
 	if err != nil {
 		t.Fatal(err)

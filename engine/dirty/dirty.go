@@ -167,7 +167,7 @@ func New(kind Kind, base unsafe.Pointer, length uint64) (Tracker, error) {
 	switch kind {
 	case Auto:
 		if uffdProbe() == nil {
-			if t, err := newUffd(base, length); err == nil {
+			if t, err := newUffd(base, length, true); err == nil {
 				return t, nil
 			}
 		}
@@ -176,7 +176,7 @@ func New(kind Kind, base unsafe.Pointer, length uint64) (Tracker, error) {
 		if err := UnavailableReason(UffdWP); err != nil {
 			return nil, err
 		}
-		t, err := newUffd(base, length)
+		t, err := newUffd(base, length, true)
 		if err != nil {
 			return nil, err
 		}
@@ -198,4 +198,26 @@ func checkRange(base unsafe.Pointer, length uint64) error {
 		return errors.New("dirty: range wraps the address space")
 	}
 	return nil
+}
+
+// NewSparse is New for a memory of which few pages are populated yet, such
+// as one just mapped from an image: an uffd-wp tracker skips
+// write-protecting the range, whose cost follows its length, so the pages
+// populated before NewSparse (and not the zero page or a file page) may be
+// reported by the first Collect. Other kinds behave as with New.
+func NewSparse(kind Kind, base unsafe.Pointer, length uint64) (Tracker, error) {
+	if kind != UffdWP {
+		return New(kind, base, length)
+	}
+	if err := checkRange(base, length); err != nil {
+		return nil, err
+	}
+	if err := UnavailableReason(UffdWP); err != nil {
+		return nil, err
+	}
+	t, err := newUffd(base, length, false)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }

@@ -126,7 +126,7 @@ func probe() error {
 	}
 	defer syscall.Munmap(mem)
 	mem[0] = 1 // populated before tracking: not reported
-	t, err := newUffd(unsafe.Pointer(&mem[0]), n/2*PageSize)
+	t, err := newUffd(unsafe.Pointer(&mem[0]), n/2*PageSize, true)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,9 @@ type uffdTracker struct {
 	vec [scanVecLen]pageRegion
 }
 
-func newUffd(base unsafe.Pointer, length uint64) (*uffdTracker, error) {
+// newUffd creates an uffd-wp tracker; with protect false it does not
+// write-protect the pages already populated (see NewSparse).
+func newUffd(base unsafe.Pointer, length uint64, protect bool) (*uffdTracker, error) {
 	if _, err := pagemap(); err != nil {
 		return nil, err
 	}
@@ -212,9 +214,11 @@ func newUffd(base unsafe.Pointer, length uint64) (*uffdTracker, error) {
 			t.Close()
 			return nil, err
 		}
-		if err := t.protect(0, length); err != nil {
-			t.Close()
-			return nil, err
+		if protect {
+			if err := t.protect(0, length); err != nil {
+				t.Close()
+				return nil, err
+			}
 		}
 	}
 	t.length = length

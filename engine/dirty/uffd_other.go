@@ -11,6 +11,6 @@ var errNoUffd = errors.New("userfaultfd write-protection is implemented for linu
 
 func uffdProbe() error { return errNoUffd }
 
-func newUffd(base unsafe.Pointer, length uint64) (Tracker, error) {
+func newUffd(base unsafe.Pointer, length uint64, protect bool) (Tracker, error) {
 	return nil, errNoUffd
 }
