@@ -99,7 +99,7 @@ func BenchmarkFirstCall(b *testing.B) {
 						fn    string
 						arg   []byte
 						pages int
-					}{{"read", "read", u32s(0), 2}, {"write16", "write", u32s(16, stride, 1), 16}}
+					}{{"read", "read", u32s(0), 2}, {"write16", "write", u32s(16, stride, 0), 16}}
 					for _, c := range calls {
 						// Once untimed: compile, first image build.
 						s := newSession(b, e, root)
