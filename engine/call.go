@@ -88,7 +88,7 @@ func (s *Session) topLevel(c *contract, fn string, arg []byte, gasLimit uint64, 
 		return nil, fmt.Errorf("%w: set fuel: %w", ErrInternal, err)
 	}
 	s.journal, s.events, s.frames, s.touched, s.hostErr = s.journal[:0], s.events[:0], s.frames[:0], s.touched[:0], nil
-	s.reloads = 0
+	s.reloads, s.eventBytes = 0, 0
 	s.feed = feed
 	defer func() {
 		s.feed = nil

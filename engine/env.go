@@ -24,6 +24,14 @@ const (
 	MaxEphemeralBytes = 16 << 20
 )
 
+// MaxEventBytes bounds the events of one top-level call (topics and data,
+// reverted events included): a receipt is held in memory whole.
+const MaxEventBytes = 4 << 20
+
+// ErrEventsFull: an event would take the call's events past MaxEventBytes.
+// The emitting frame fails.
+var ErrEventsFull = errors.New("engine: event bytes per call exceeded")
+
 // ErrEphemeralFull: the session's ephemeral data would exceed MaxEphemeralBytes.
 var ErrEphemeralFull = errors.New("engine: ephemeral data limit reached")
 
@@ -123,6 +131,11 @@ func (h hostEnv) Metadata(name string) ([]byte, bool) {
 }
 
 func (h hostEnv) Emit(topic string, data []byte) error {
+	n := uint64(len(topic) + len(data))
+	if h.s.eventBytes+n > MaxEventBytes {
+		return fmt.Errorf("%w: %d bytes of events in this call, %d more refused", ErrEventsFull, h.s.eventBytes, n)
+	}
+	h.s.eventBytes += n
 	h.s.events = append(h.s.events, Event{Source: h.top().c.id, Topic: topic, Data: slices.Clone(data)})
 	return nil
 }

@@ -130,3 +130,32 @@ func growChild(t *testing.T) {
 	}
 	fmt.Printf("grow-result: %s\n", class)
 }
+
+// TestEventBytesCapped: the events of one call are bounded (MaxEventBytes);
+// past it the emitting frame fails with ErrEventsFull and nothing is kept.
+func TestEventBytesCapped(t *testing.T) {
+	e := testEngine(t, auto)
+	s := newSession(t, e, merkle.EmptyState)
+	ev := deploy(t, s, "eventer", DeployOptions{})
+	const per = len("number") + 4
+	fit := uint32(MaxEventBytes / per)
+	r, err := s.Call(ev, "emit_events", u32s(fit), 1<<40)
+	if err != nil {
+		t.Fatalf("%d events within the cap: %v", fit, err)
+	}
+	if len(r.Events) != int(fit) {
+		t.Fatalf("%d events, want %d", len(r.Events), fit)
+	}
+	before := root(t, s)
+	_, err = s.Call(ev, "emit_events", u32s(fit+1), 1<<40)
+	if !errors.Is(err, ErrEventsFull) {
+		t.Fatalf("one event past the cap: %v, want ErrEventsFull", err)
+	}
+	var ce *CallError
+	if !errors.As(err, &ce) || len(ce.Events) > int(fit) {
+		t.Fatalf("failed call's trace holds %d events", len(ce.Events))
+	}
+	if root(t, s) != before {
+		t.Fatal("a failed call changed the root")
+	}
+}

@@ -31,9 +31,12 @@ type Session struct {
 	frames  []*frame
 	journal []undo
 	events  []Event
-	feed    func([]byte) error
-	hostErr error
-	touched []*contract
+	// eventBytes counts the topic and data bytes of events, for
+	// MaxEventBytes.
+	eventBytes uint64
+	feed       func([]byte) error
+	hostErr    error
+	touched    []*contract
 
 	pagePool [][]byte // recycled page buffers, see pageBuf
 	gscratch []uint64
