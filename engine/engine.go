@@ -366,7 +366,10 @@ func (e *Engine) Close() error {
 	for _, l := range e.linkers {
 		l.Close()
 	}
-	return e.store.Close()
+	e.wt.Close()
+	err := e.store.Close()
+	trimCHeap()
+	return err
 }
 
 // Head returns the head root: the last committed root, or merkle.EmptyState
