@@ -110,7 +110,7 @@ func TestMemoryReturned(t *testing.T) {
 	sessions := func(rounds int) {
 		e := open(o)
 		for i := range rounds {
-			s, _ := e.NewSession(r, SessionOptions{}) // warm after the first round
+			s, _ := e.NewSession(r, SessionOptions{})  // warm after the first round
 			s2, _ := e.NewSession(r, SessionOptions{}) // cold: maps the image
 			for _, ss := range []*Session{s, s2} {
 				if _, err := ss.Call(id, "write", u32s(8, 200, uint32(i)), 1<<40); err != nil {
