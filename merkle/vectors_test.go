@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"testing"
 
@@ -67,6 +68,8 @@ type proofVector struct {
 
 // fillPage builds a page from a short description: "zero", "byte:XX" (every
 // byte XX), "iota" (byte i is i mod 251), "at:N:XX" (zero but byte N = XX).
+// Any other description is a broken vectors file: it panics, failing the
+// test, rather than read as a zero page.
 func fillPage(desc string) []byte {
 	p := make([]byte, PageSize)
 	switch {
@@ -76,16 +79,20 @@ func fillPage(desc string) []byte {
 			p[i] = byte(i % 251)
 		}
 	case len(desc) == 7 && desc[:5] == "byte:":
-		b, _ := hex.DecodeString(desc[5:])
+		b, err := hex.DecodeString(desc[5:])
+		if err != nil {
+			panic(fmt.Sprintf("page description %q: %v", desc, err))
+		}
 		for i := range p {
 			p[i] = b[0]
 		}
 	default:
 		var n int
 		var x byte
-		if _, err := fmtSscanf(desc, "at:%d:%02x", &n, &x); err == nil {
-			p[n] = x
+		if _, err := fmtSscanf(desc, "at:%d:%02x", &n, &x); err != nil || n < 0 || n >= PageSize {
+			panic(fmt.Sprintf("page description %q: %v", desc, err))
 		}
+		p[n] = x
 	}
 	return p
 }
@@ -206,9 +213,18 @@ func buildVectors(t *testing.T) *vectorFile {
 
 // checkVector verifies one proof vector the way a client would.
 func checkVector(pv proofVector) ([]byte, error) {
-	root, _ := ParseHash(pv.Root)
-	id, _ := ParseContractID(pv.ID)
-	bin, _ := hex.DecodeString(pv.Proof)
+	root, err := ParseHash(pv.Root)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s: root: %w", pv.Name, err)
+	}
+	id, err := ParseContractID(pv.ID)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s: id: %w", pv.Name, err)
+	}
+	bin, err := hex.DecodeString(pv.Proof)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s: proof hex: %w", pv.Name, err)
+	}
 	p, err := DecodeProof(bin)
 	if err != nil {
 		return nil, err
