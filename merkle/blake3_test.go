@@ -60,3 +60,26 @@ func TestBLAKE3Official(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainOutOfRange holds the documented behaviour of Domain values
+// outside the eight domains: String says "unknown", Key, Sum and Sum2 panic.
+func TestDomainOutOfRange(t *testing.T) {
+	bad := numDomains
+	if bad.String() != "unknown" {
+		t.Fatalf("Domain(%d).String() = %q", bad, bad.String())
+	}
+	for name, f := range map[string]func(){
+		"Key":  func() { bad.Key() },
+		"Sum":  func() { bad.Sum(nil) },
+		"Sum2": func() { bad.Sum2(Hash{}, Hash{}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Domain(%d).%s did not panic", bad, name)
+				}
+			}()
+			f()
+		}()
+	}
+}
