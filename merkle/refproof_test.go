@@ -193,8 +193,7 @@ func refDecode(b []byte) (*refDecoded, error) {
 			return nil, refMalformed
 		}
 		first, last := p.offset>>12, (p.offset+p.length-1)>>12
-		for i, set := range r.bitmap(int(last - first + 1)) {
-			_ = i
+		for _, set := range r.bitmap(int(last - first + 1)) {
 			page := make([]byte, 4096)
 			if set {
 				copy(page, r.take(4096))
@@ -395,14 +394,13 @@ func TestReferenceAgrees(t *testing.T) {
 	}
 	n := 0
 	for _, pv := range v.Proofs {
-		proof, _ := hex.DecodeString(pv.Proof)
+		proof := mustHex(t, pv.Name, pv.Proof)
+		root, id := Hash(mustHex(t, pv.Name, pv.Root)), [32]byte(mustHex(t, pv.Name, pv.ID))
 		try := func(what string, p []byte) {
 			n++
 			q := pv
 			q.Proof = hex.EncodeToString(p)
 			got, gerr := checkVector(q)
-			root, _ := ParseHash(pv.Root)
-			id, _ := ParseContractID(pv.ID)
 			want, werr := refVerify(root, p, pv.Kind, id, pv.Offset, pv.Length)
 			if class(gerr) != class(werr) || !bytes.Equal(got, want) {
 				t.Fatalf("%s, %s: package %s (%v), reference %s", pv.Name, what, class(gerr), gerr, class(werr))

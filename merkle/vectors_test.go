@@ -135,7 +135,10 @@ func buildVectors(t *testing.T) *vectorFile {
 		for i, f := range m {
 			mt.SetPage(i, HashPage(fillPage(f)))
 		}
-		root, _ := mt.Commit(src)
+		root, err := mt.Commit(src)
+		if err != nil {
+			t.Fatal(err)
+		}
 		roots = append(roots, root)
 		v.Memories = append(v.Memories, memoryVector{Pages: m, Root: root.String()})
 	}
@@ -193,8 +196,14 @@ func buildVectors(t *testing.T) *vectorFile {
 		}
 		return p
 	}
-	cp, _ := ProveContract(st, leaves[1].ID)
-	ap, _ := ProveContract(st, ContractID{9})
+	cp, err := ProveContract(st, leaves[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := ProveContract(st, ContractID{9})
+	if err != nil {
+		t.Fatal(err)
+	}
 	page0 := rng(leaves[0], 0, PageSize)
 	add("page 0 of contract 01", page0, "range", leaves[0].ID, 0, PageSize, "", nil)
 	add("range across pages 0..15 of contract 02", rng(leaves[1], 4000, 15*PageSize+100), "range", leaves[1].ID, 4000, 15*PageSize+100, "", nil)
@@ -242,7 +251,10 @@ func checkVector(pv proofVector) ([]byte, error) {
 
 func TestVectors(t *testing.T) {
 	built := buildVectors(t)
-	want, _ := json.MarshalIndent(built, "", "  ")
+	want, err := json.MarshalIndent(built, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want = append(want, '\n')
 	if *update {
 		if err := os.WriteFile("testdata/vectors.json", want, 0o644); err != nil {
