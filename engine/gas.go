@@ -1,12 +1,14 @@
 package engine
 
 // Storage prices (SPEC.md §11 quotes them with the host-function prices of
-// hostfns/prices.go). Execution costs one unit of wasmtime fuel per wasm
+// hostfns/prices.go; TestGasPricesAgree keeps the three in step). Execution costs one unit of wasmtime fuel per wasm
 // instruction.
 const (
-	// GasPageWrite is charged per 4 KiB page a call frame writes that the
-	// session had not yet changed since its last commit... per frame: the
-	// first write of a page in a frame.
+	// GasPageWrite is charged per 4 KiB page whose contents changed, each
+	// time the engine collects a frame's writes: before a nested call and
+	// when the frame ends. A page rewritten with the bytes it held is not
+	// charged; one changed both before and after a nested call is charged
+	// twice (SPEC.md §11; TestGasTranscript's write_pages and call_between).
 	GasPageWrite = 2000
 	// GasMemoryGrow is charged per 64 KiB wasm page of memory growth.
 	GasMemoryGrow = 10000

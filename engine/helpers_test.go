@@ -74,8 +74,19 @@ func trackers() []mode {
 }
 
 func forEachTracker(t *testing.T, fn func(t *testing.T, kind mode)) {
+	requireUffd(t)
 	for _, k := range trackers() {
 		t.Run(k.String(), func(t *testing.T) { fn(t, k) })
+	}
+}
+
+// requireUffd fails the test when WASMSTATE_REQUIRE_UFFD is set (as
+// .ci/run sets it) and uffd-wp is unavailable, so that the uffd-wp cases
+// cannot quietly drop out of the tracker loops.
+func requireUffd(t testing.TB) {
+	t.Helper()
+	if os.Getenv("WASMSTATE_REQUIRE_UFFD") != "" && dirty.Available()[0] != dirty.UffdWP {
+		t.Fatalf("WASMSTATE_REQUIRE_UFFD is set but uffd-wp is unavailable: %v", dirty.UnavailableReason(dirty.UffdWP))
 	}
 }
 

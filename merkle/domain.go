@@ -42,6 +42,10 @@ func ParseHash(s string) (Hash, error) {
 // BLAKE3-derive_key(context = DomainContextPrefix + name, key material = "").
 // Keyed mode costs no extra input bytes (a 4 KiB page stays four chunks)
 // and no input of one domain can be read as another's, as the keys differ.
+//
+// Only the eight constants below are domains. Key, Sum and Sum2 panic for
+// any other value (Domain(8) and up), as an out-of-range index does: it is
+// a programming error, never a consequence of input (TestDomainOutOfRange).
 type Domain uint8
 
 // The hash domains, in the order SPEC.md lists them.

@@ -111,29 +111,48 @@ func TestMemTreeMatchesReference(t *testing.T) {
 
 func TestMemTreeWriteOrderIndependent(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	idx := make([]uint64, 50)
-	hs := make([]Hash, 50)
-	for i := range idx {
-		idx[i] = r.Uint64N(1 << 20)
-		hs[i] = HashPage(randPage(r))
+	// Distinct indices, so every order of writes leaves the same pages.
+	seen := map[uint64]bool{}
+	var idx []uint64
+	var hs []Hash
+	for len(idx) < 50 {
+		i := r.Uint64N(1 << 20)
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
+		idx = append(idx, i)
+		hs = append(hs, HashPage(randPage(r)))
 	}
 	a := NewMemTree(EmptyMemoryRoot(), nil)
 	b := NewMemTree(EmptyMemoryRoot(), nil)
-	for i := range idx {
-		a.SetPage(idx[i], hs[i])
-		b.SetPage(idx[len(idx)-1-i], hs[len(idx)-1-i])
-	}
-	// Duplicate indices make order matter; dedupe by replaying a's final view.
-	seen := map[uint64]Hash{}
-	for i := range idx {
-		seen[idx[i]] = hs[i]
-	}
 	c := NewMemTree(EmptyMemoryRoot(), nil)
-	for k, v := range seen {
-		c.SetPage(k, v)
+	for i := range idx {
+		if err := a.SetPage(idx[i], hs[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.SetPage(idx[len(idx)-1-i], hs[len(idx)-1-i]); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if a.Root() != c.Root() {
-		t.Fatal("root depends on write order")
+	// c: a random order, with each page first written with other contents
+	// and rewritten, and roots taken in between.
+	for _, k := range r.Perm(len(idx)) {
+		if err := c.SetPage(idx[k], HashPage(randPage(r))); err != nil {
+			t.Fatal(err)
+		}
+		c.Root()
+	}
+	for _, k := range r.Perm(len(idx)) {
+		if err := c.SetPage(idx[k], hs[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.Root() != b.Root() || a.Root() != c.Root() {
+		t.Fatalf("root depends on write order: %s, reversed %s, shuffled %s", a.Root(), b.Root(), c.Root())
+	}
+	if a.Root() == EmptyMemoryRoot() {
+		t.Fatal("50 pages written, root still empty")
 	}
 }
 

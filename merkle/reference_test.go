@@ -3,6 +3,7 @@ package merkle
 import (
 	"bytes"
 	"sort"
+	"sync"
 
 	"github.com/zeebo/blake3"
 )
@@ -11,9 +12,16 @@ import (
 // straight from SPEC.md and sharing no code with the package: the property
 // tests check the incremental trees against it.
 
+var refKeys sync.Map // name -> [32]byte
+
 func refKeyed(name string, parts ...[]byte) Hash {
-	var key [32]byte
-	blake3.DeriveKey("wasmstate v1 "+name, nil, key[:])
+	k, ok := refKeys.Load(name)
+	if !ok {
+		var key [32]byte
+		blake3.DeriveKey("wasmstate v1 "+name, nil, key[:])
+		k, _ = refKeys.LoadOrStore(name, key)
+	}
+	key := k.([32]byte)
 	h, _ := blake3.NewKeyed(key[:])
 	for _, p := range parts {
 		h.Write(p)

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"testing"
+
+	"github.com/zeebo/blake3"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json")
@@ -65,6 +68,8 @@ type proofVector struct {
 
 // fillPage builds a page from a short description: "zero", "byte:XX" (every
 // byte XX), "iota" (byte i is i mod 251), "at:N:XX" (zero but byte N = XX).
+// Any other description is a broken vectors file: it panics, failing the
+// test, rather than read as a zero page.
 func fillPage(desc string) []byte {
 	p := make([]byte, PageSize)
 	switch {
@@ -74,23 +79,34 @@ func fillPage(desc string) []byte {
 			p[i] = byte(i % 251)
 		}
 	case len(desc) == 7 && desc[:5] == "byte:":
-		b, _ := hex.DecodeString(desc[5:])
+		b, err := hex.DecodeString(desc[5:])
+		if err != nil {
+			panic(fmt.Sprintf("page description %q: %v", desc, err))
+		}
 		for i := range p {
 			p[i] = b[0]
 		}
 	default:
 		var n int
 		var x byte
-		if _, err := fmtSscanf(desc, "at:%d:%02x", &n, &x); err == nil {
-			p[n] = x
+		if _, err := fmtSscanf(desc, "at:%d:%02x", &n, &x); err != nil || n < 0 || n >= PageSize {
+			panic(fmt.Sprintf("page description %q: %v", desc, err))
 		}
+		p[n] = x
 	}
 	return p
 }
 
+// vectorGlobals are valid globals encodings (§5.1): none (count 0), and one
+// i32 global holding 7 and one i64 holding 2^40.
+var vectorGlobals = [][]byte{
+	{0, 0, 0, 0},
+	{2, 0, 0, 0, 0x7F, 7, 0, 0, 0, 0, 0, 0, 0, 0x7E, 0, 0, 0, 0, 1, 0, 0, 0},
+}
+
 func vectorLeaf(i byte, root Hash, memLen uint64) ContractLeaf {
 	return ContractLeaf{ID: ContractID{i}, CodeHash: HashCode([]byte{i}), OwnerHash: HashOwner([]byte("owner")),
-		Kind: Memory32, MemoryLen: memLen, MemoryRoot: root, GlobalsHash: DomainGlobals.Sum(nil)}
+		Kind: Memory32, MemoryLen: memLen, MemoryRoot: root, GlobalsHash: DomainGlobals.Sum(vectorGlobals[0])}
 }
 
 func buildVectors(t *testing.T) *vectorFile {
@@ -119,7 +135,10 @@ func buildVectors(t *testing.T) *vectorFile {
 		for i, f := range m {
 			mt.SetPage(i, HashPage(fillPage(f)))
 		}
-		root, _ := mt.Commit(src)
+		root, err := mt.Commit(src)
+		if err != nil {
+			t.Fatal(err)
+		}
 		roots = append(roots, root)
 		v.Memories = append(v.Memories, memoryVector{Pages: m, Root: root.String()})
 	}
@@ -127,6 +146,7 @@ func buildVectors(t *testing.T) *vectorFile {
 		vectorLeaf(3, roots[0], WasmPageSize), vectorLeaf(4, roots[3], 1<<32)}
 	leaves[3].Kind = Memory64
 	leaves[3].MemoryLen = 1 << 42
+	leaves[2].GlobalsHash = DomainGlobals.Sum(vectorGlobals[1])
 	for _, l := range leaves {
 		k := StateKey(l.ID)
 		v.Leaves = append(v.Leaves, leafVector{Encoding: hex.EncodeToString(l.Encode()), StateKey: k.String(), Hash: l.Hash().String()})
@@ -176,8 +196,14 @@ func buildVectors(t *testing.T) *vectorFile {
 		}
 		return p
 	}
-	cp, _ := ProveContract(st, leaves[1].ID)
-	ap, _ := ProveContract(st, ContractID{9})
+	cp, err := ProveContract(st, leaves[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := ProveContract(st, ContractID{9})
+	if err != nil {
+		t.Fatal(err)
+	}
 	page0 := rng(leaves[0], 0, PageSize)
 	add("page 0 of contract 01", page0, "range", leaves[0].ID, 0, PageSize, "", nil)
 	add("range across pages 0..15 of contract 02", rng(leaves[1], 4000, 15*PageSize+100), "range", leaves[1].ID, 4000, 15*PageSize+100, "", nil)
@@ -196,9 +222,18 @@ func buildVectors(t *testing.T) *vectorFile {
 
 // checkVector verifies one proof vector the way a client would.
 func checkVector(pv proofVector) ([]byte, error) {
-	root, _ := ParseHash(pv.Root)
-	id, _ := ParseContractID(pv.ID)
-	bin, _ := hex.DecodeString(pv.Proof)
+	root, err := ParseHash(pv.Root)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s: root: %w", pv.Name, err)
+	}
+	id, err := ParseContractID(pv.ID)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s: id: %w", pv.Name, err)
+	}
+	bin, err := hex.DecodeString(pv.Proof)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s: proof hex: %w", pv.Name, err)
+	}
 	p, err := DecodeProof(bin)
 	if err != nil {
 		return nil, err
@@ -216,7 +251,10 @@ func checkVector(pv proofVector) ([]byte, error) {
 
 func TestVectors(t *testing.T) {
 	built := buildVectors(t)
-	want, _ := json.MarshalIndent(built, "", "  ")
+	want, err := json.MarshalIndent(built, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want = append(want, '\n')
 	if *update {
 		if err := os.WriteFile("testdata/vectors.json", want, 0o644); err != nil {
@@ -231,38 +269,13 @@ func TestVectors(t *testing.T) {
 		t.Fatal("testdata/vectors.json differs from what the implementation computes; the format changed (run go test -run TestVectors -update and update SPEC.md)")
 	}
 	var v vectorFile
-	if err := json.Unmarshal(got, &v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(got))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
 		t.Fatal(err)
 	}
-	// Check the file against the independent reference implementation.
-	for _, pg := range v.Pages {
-		if h := refKeyed("page", fillPage(pg.Fill)); h.String() != pg.HashHex {
-			t.Fatalf("page %s", pg.Fill)
-		}
-	}
-	for _, m := range v.Memories {
-		pages := map[uint64][]byte{}
-		for i, f := range m.Pages {
-			pages[i] = fillPage(f)
-		}
-		if refMemoryRoot(pages).String() != m.Root {
-			t.Fatalf("memory root %s", m.Root)
-		}
-	}
-	for _, s := range v.States {
-		leaves := map[ContractID]ContractLeaf{}
-		for _, e := range s.Leaves {
-			b, _ := hex.DecodeString(e)
-			l, err := DecodeContractLeaf(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			leaves[l.ID] = l
-		}
-		if refStateRoot(leaves).String() != s.Root {
-			t.Fatalf("state root %s", s.Root)
-		}
-	}
+	checkVectorsWithReference(t, &v)
+	// And with the package: what a client of it gets.
 	for _, pv := range v.Proofs {
 		data, err := checkVector(pv)
 		switch pv.Error {
@@ -278,6 +291,102 @@ func TestVectors(t *testing.T) {
 			if !errors.Is(err, ErrProofInvalid) {
 				t.Fatalf("%s: want invalid, got %v", pv.Name, err)
 			}
+		default:
+			t.Fatalf("%s: unknown error class %q", pv.Name, pv.Error)
+		}
+	}
+}
+
+// mustHex decodes a hex string of the vectors file.
+func mustHex(t *testing.T, what, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return b
+}
+
+// checkVectorsWithReference checks every entry of the file with the
+// from-scratch reference (reference_test.go, refproof_test.go), which
+// shares no code with the package but BLAKE3.
+func checkVectorsWithReference(t *testing.T, v *vectorFile) {
+	t.Helper()
+	if len(v.DomainKeys) != 8 {
+		t.Fatalf("%d domain keys, want 8", len(v.DomainKeys))
+	}
+	for name, k := range v.DomainKeys {
+		var want [32]byte
+		blake3.DeriveKey("wasmstate v1 "+name, nil, want[:])
+		if k != hex.EncodeToString(want[:]) {
+			t.Fatalf("domain key %q", name)
+		}
+	}
+	if len(v.EmptyMemory) != 31 {
+		t.Fatalf("%d empty-memory hashes, want 31", len(v.EmptyMemory))
+	}
+	for h, e := range v.EmptyMemory {
+		if refEmpty(h).String() != e {
+			t.Fatalf("E[%d]", h)
+		}
+	}
+	for _, pg := range v.Pages {
+		if h := refKeyed("page", fillPage(pg.Fill)); h.String() != pg.HashHex {
+			t.Fatalf("page %s", pg.Fill)
+		}
+	}
+	for _, m := range v.Memories {
+		pages := map[uint64][]byte{}
+		for i, f := range m.Pages {
+			pages[i] = fillPage(f)
+		}
+		if refMemoryRoot(pages).String() != m.Root {
+			t.Fatalf("memory root %s", m.Root)
+		}
+	}
+	globals := map[Hash]bool{}
+	for _, g := range vectorGlobals {
+		globals[refKeyed("globals", g)] = true
+	}
+	for _, lv := range v.Leaves {
+		enc := mustHex(t, "leaf", lv.Encoding)
+		l, err := refDecodeLeaf(enc)
+		if err != nil {
+			t.Fatalf("leaf %s: %v", lv.Encoding, err)
+		}
+		if !bytes.Equal(l.encode(), enc) {
+			t.Fatalf("leaf %s does not re-encode", lv.Encoding)
+		}
+		if refKeyed("state key", l.id[:]).String() != lv.StateKey || l.hash().String() != lv.Hash {
+			t.Fatalf("leaf %s: state key or hash", lv.Encoding)
+		}
+		if !globals[l.globals] {
+			t.Fatalf("leaf %s: globals hash of no valid globals encoding (§5.1)", lv.Encoding)
+		}
+	}
+	for _, sv := range v.States {
+		var encs [][]byte
+		for _, e := range sv.Leaves {
+			encs = append(encs, mustHex(t, "state leaf", e))
+		}
+		root, err := refStateRootOf(encs)
+		if err != nil || root.String() != sv.Root {
+			t.Fatalf("state root %s: %v", sv.Root, err)
+		}
+	}
+	classes := map[string]error{"": nil, "malformed": refMalformed, "invalid": refInvalid, "out of range": refOutOfRange}
+	for _, pv := range v.Proofs {
+		want, ok := classes[pv.Error]
+		if !ok {
+			t.Fatalf("%s: unknown error class %q", pv.Name, pv.Error)
+		}
+		root, id := Hash(mustHex(t, pv.Name, pv.Root)), [32]byte(mustHex(t, pv.Name, pv.ID))
+		data, err := refVerify(root, mustHex(t, pv.Name, pv.Proof), pv.Kind, id, pv.Offset, pv.Length)
+		if err != want {
+			t.Fatalf("%s: reference says %v, the file %q", pv.Name, err, pv.Error)
+		}
+		if want == nil && hex.EncodeToString(data) != pv.Data {
+			t.Fatalf("%s: reference proves other bytes", pv.Name)
 		}
 	}
 }

@@ -59,6 +59,12 @@ func VerifyAbsence(root Hash, id ContractID, p Proof) error {
 // VerifyRange checks that p proves length bytes at offset of contract id's
 // memory under root and returns them.
 func VerifyRange(root Hash, id ContractID, offset, length uint64, p Proof) ([]byte, error) {
+	// The claim first, as SPEC.md §7.4 orders the checks: a proof of other
+	// bytes is invalid for this claim even when its own range is out of
+	// its memory (TestReferenceAgrees).
+	if rp, ok := p.(*RangeProof); ok && rp != nil && rp.Leaf.ID == id && (rp.Offset != offset || rp.Length != length) {
+		return nil, invalid("proof is for bytes %d+%d, want %d+%d", rp.Offset, rp.Length, offset, length)
+	}
 	r, err := verifyClaim(root, id, KindRange, p)
 	if err != nil {
 		return nil, err

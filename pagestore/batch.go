@@ -234,6 +234,13 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 			return st, fmt.Errorf("pagestore: commit: write: %w", err)
 		}
 	}
+	if r := b.record; r != nil && s.clog != nil {
+		if _, logged := s.clog.live[r.Root]; !logged {
+			if err := s.clog.append(logCommit, LostCommit{Root: r.Root, Parent: r.Parent, Time: r.Time}); err != nil {
+				return st, fmt.Errorf("pagestore: commit %s: %w", r.Root, err)
+			}
+		}
+	}
 	// Nodes are what trees read over and over, and what the next commit's
 	// presence checks hit; pages are left out so one commit cannot flush
 	// the cache.

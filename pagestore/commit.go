@@ -211,6 +211,11 @@ func (s *Store) DeleteCommit(root merkle.Hash) error {
 			wb.Delete([]byte{byte(KindHead)})
 		}
 	}
+	// Logged first: a crash between the two leaves an extra record, which
+	// the open-time check accepts, never a logged commit without one.
+	if err := s.clog.append(logDelete, LostCommit{Root: root, Parent: rec.Parent, Time: rec.Time}); err != nil {
+		return fmt.Errorf("pagestore: delete commit %s: %w", root, err)
+	}
 	if err := s.kv.Write(wb, true); err != nil {
 		return fmt.Errorf("pagestore: delete commit %s: %w", root, err)
 	}

@@ -1,18 +1,16 @@
 package pagestore
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wasmstate/wasmstate/internal/crashtest"
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
@@ -162,64 +160,15 @@ func TestCrash(t *testing.T) {
 	var gcs, lastCommitted int
 	cut := map[string]int{} // the event each kill interrupted
 	for k := 0; k < kills; k++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.timeout=5m")
-		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, fmt.Sprintf("%s=%d", crashSeedEnv, r.Uint64()))
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
+		env := []string{crashDirEnv + "=" + dir, fmt.Sprintf("%s=%d", crashSeedEnv, r.Uint64())}
+		// Half the kills at a random moment (most of the child's time
+		// goes to GC), half just after the child announced its n-th
+		// commit: inside Commit, or just after it.
+		kill := crashtest.Kill{Delay: time.Duration(r.IntN(400)) * time.Millisecond}
+		if k%2 == 1 {
+			kill = crashtest.Kill{Trigger: "c", Nth: 1 + r.IntN(20), After: time.Duration(r.IntN(3000)) * time.Microsecond}
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string, 1024)
-		go func() {
-			defer close(lines)
-			br := bufio.NewReader(out)
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil { // a line cut by the kill is not a report
-					io.Copy(io.Discard, br)
-					return
-				}
-				lines <- strings.TrimSuffix(line, "\n")
-			}
-		}()
-		var got []string
-		ready := false
-		for !ready {
-			line, ok := <-lines
-			if !ok {
-				cmd.Wait()
-				t.Fatalf("child exited before it was ready: %v\n%s", got, stderr.String())
-			}
-			got = append(got, line)
-			ready = line == "R"
-		}
-		if k%2 == 0 {
-			// A random moment: most of the child's time goes to GC.
-			time.Sleep(time.Duration(r.IntN(400)) * time.Millisecond)
-		} else {
-			// Just after the child announced its n-th commit: inside
-			// Commit, or just after it.
-			for n := 1 + r.IntN(20); n > 0; {
-				line, ok := <-lines
-				if !ok {
-					break
-				}
-				got = append(got, line)
-				if strings.HasPrefix(line, "c ") {
-					n--
-				}
-			}
-			time.Sleep(time.Duration(r.IntN(3000)) * time.Microsecond)
-		}
-		cmd.Process.Kill() // SIGKILL
-		for line := range lines {
-			got = append(got, line)
-		}
-		cmd.Wait()
+		got := crashtest.Run(t, "TestCrashChild", env, kill)
 
 		if len(got) > 0 {
 			switch last := got[len(got)-1]; last[0] {
@@ -241,8 +190,6 @@ func TestCrash(t *testing.T) {
 				deleted[arg] = true
 			case "G":
 				gcs++
-			case "E":
-				t.Fatalf("child failed: %s\n%s", arg, stderr.String())
 			}
 		}
 		crashCheck(t, dir, announced, committed, deleting, deleted)
@@ -254,20 +201,9 @@ func TestCrash(t *testing.T) {
 	}
 }
 
-// crashDir returns the directory for the crash test's store: on tmpfs when
-// there is one. A SIGKILL leaves the page cache intact, so what the test
-// checks (atomic, complete commits across a process crash) does not depend
-// on the disk, while fsync latency on a shared disk (measured up to 0.9 s
-// here) would make the test crawl. Power loss is not simulated either way.
-func crashDir(t *testing.T) string {
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if dir, err := os.MkdirTemp("/dev/shm", "pagestore-crash-"); err == nil {
-			t.Cleanup(func() { os.RemoveAll(dir) })
-			return dir
-		}
-	}
-	return t.TempDir()
-}
+// crashDir returns the directory for the crash test's store: on tmpfs
+// when there is one (crashtest.Dir says why).
+func crashDir(t *testing.T) string { return crashtest.Dir(t, "pagestore-crash-") }
 
 // crashCheck reopens the store after a kill and checks that exactly the
 // reported history is there, complete.

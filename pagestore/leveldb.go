@@ -74,12 +74,17 @@ func OpenLevelDB(dir string, o *opt.Options) (*LevelDB, error) {
 	}
 	db, err := leveldb.OpenFile(dir, o)
 	if err != nil {
-		if lerrors.IsCorrupted(err) {
-			return nil, fmt.Errorf("pagestore: open leveldb %s: %w: %v%s", dir, ErrCorrupt, err, missingFiles(err))
-		}
-		return nil, fmt.Errorf("pagestore: open leveldb %s: %w", dir, err)
+		return nil, openError(dir, err)
 	}
 	return &LevelDB{db: db, dir: dir}, nil
+}
+
+// openError wraps an error of goleveldb's OpenFile.
+func openError(dir string, err error) error {
+	if lerrors.IsCorrupted(err) {
+		return fmt.Errorf("pagestore: open leveldb %s: %w: %v%s", dir, ErrCorrupt, err, missingFiles(err))
+	}
+	return fmt.Errorf("pagestore: open leveldb %s: %w", dir, err)
 }
 
 // missingFiles names the files goleveldb found missing, which its error

@@ -90,6 +90,11 @@ type Options struct {
 	// CacheBytes bounds the LRU cache of verified values, in bytes; 0 means
 	// DefaultCacheBytes and a negative value disables the cache.
 	CacheBytes int64
+	// RecoverJournal lets Open recover from a damaged goleveldb journal
+	// that loses acknowledged commits: they are dropped and listed in
+	// Store.JournalReport. Without it Open fails with a *JournalError
+	// naming them (journal.go).
+	RecoverJournal bool
 }
 
 // Stats are counters of a Store's cache.
@@ -126,18 +131,30 @@ type Store struct {
 	// empty maps the hash of every all-zero memory subtree to its height
 	// (0 is the zero page); such subtrees are never stored.
 	empty map[merkle.Hash]int
+
+	// clog records acknowledged commits, so that Open can tell when a
+	// damaged journal lost some (journal.go); nil for custom backends.
+	clog          *commitLog
+	journalReport *JournalReport
 }
 
 // Open opens (creating if needed) a store in a goleveldb database in dir,
 // with LevelDBOptions.
 func Open(dir string, o *Options) (*Store, error) {
-	db, err := OpenLevelDB(dir, nil)
+	if o == nil {
+		o = &Options{}
+	}
+	db, cl, rep, err := openLevelDBChecked(dir, o)
 	if err != nil {
 		return nil, err
 	}
 	s, err := NewStore(db, o)
 	if err != nil {
 		db.Close()
+		return nil, err
+	}
+	if err := s.attachCommitLog(dir, cl, rep); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -220,6 +237,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cache.purge()
+	s.clog.close()
 	if err := s.kv.Close(); err != nil {
 		return fmt.Errorf("pagestore: close: %w", err)
 	}

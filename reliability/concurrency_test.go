@@ -101,8 +101,8 @@ func TestConcurrencyStress(t *testing.T) {
 	if _, err := e.GC(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if problems, _ := e.Store().Fsck(context.Background(), nil); len(problems) > 0 {
-		t.Fatalf("fsck after the last GC: %v", problems[0])
+	if problems, err := e.Store().Fsck(context.Background(), nil); err != nil || len(problems) > 0 {
+		t.Fatalf("fsck after the last GC: %v %v", err, problems)
 	}
 	t.Logf("%d acknowledged roots read back exactly, %d deleted ones gone", checked, len(acked)-checked)
 }

@@ -1,16 +1,13 @@
 package reliability
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +16,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/wasmstate/wasmstate/engine"
+	"github.com/wasmstate/wasmstate/internal/crashtest"
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
@@ -451,65 +449,8 @@ func TestCrash(t *testing.T) {
 // complete report lines.
 func runChild(t *testing.T, dir string, seed uint64, delay time.Duration, trigger string, nth int) []string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, fmt.Sprintf("%s=%d", crashSeedEnv, seed))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 4096)
-	go func() {
-		defer close(lines)
-		br := bufio.NewReader(out)
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil { // a line cut by the kill is not a report
-				io.Copy(io.Discard, br)
-				return
-			}
-			lines <- strings.TrimSuffix(line, "\n")
-		}
-	}()
-	var got []string
-	for ready := false; !ready; {
-		line, ok := <-lines
-		if !ok {
-			cmd.Wait()
-			t.Fatalf("child exited before it was ready: %v\n%s", got, stderr.String())
-		}
-		got = append(got, line)
-		ready = line == "R"
-	}
-	if trigger == "" {
-		time.Sleep(delay)
-	} else {
-		for seen := 0; seen < nth; {
-			line, ok := <-lines
-			if !ok {
-				break
-			}
-			got = append(got, line)
-			if tag, _, _ := strings.Cut(line, " "); tag == trigger {
-				seen++
-			}
-		}
-	}
-	cmd.Process.Kill() // SIGKILL
-	for line := range lines {
-		got = append(got, line)
-	}
-	cmd.Wait()
-	for _, line := range got {
-		if strings.HasPrefix(line, "E ") {
-			t.Fatalf("child failed: %s\n%s", line, stderr.String())
-		}
-	}
-	return got
+	return crashtest.Run(t, "TestCrashChild", []string{crashDirEnv + "=" + dir, fmt.Sprintf("%s=%d", crashSeedEnv, seed)},
+		crashtest.Kill{Delay: delay, Trigger: trigger, Nth: nth})
 }
 
 // crashCheck reopens the store after a kill and checks it against the

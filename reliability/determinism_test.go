@@ -256,6 +256,9 @@ func TestDeterminism(t *testing.T) {
 		}
 	}
 	variants := []variant{{"memory, auto tracker", mem(dirty.Auto)}}
+	if os.Getenv("WASMSTATE_REQUIRE_UFFD") != "" && dirty.Available()[0] != dirty.UffdWP {
+		t.Fatalf("WASMSTATE_REQUIRE_UFFD is set but uffd-wp is unavailable: %v", dirty.UnavailableReason(dirty.UffdWP))
+	}
 	for _, k := range dirty.Available() {
 		variants = append(variants, variant{"memory, " + k.String(), mem(k)})
 	}

@@ -410,8 +410,11 @@ func FuzzDeploy(f *testing.F) {
 		exports := exportNames(code)
 		callAll := func(s *engine.Session) {
 			for _, fn := range exports {
-				before, _ := s.Root()
-				_, err := s.Call(id, fn, []byte("fuzz"), 200_000)
+				before, err := s.Root()
+				if err != nil {
+					t.Fatalf("root before %s: %v", fn, err)
+				}
+				_, err = s.Call(id, fn, []byte("fuzz"), 200_000)
 				if fn == "init" {
 					if !errors.Is(err, engine.ErrBadInput) {
 						t.Fatalf("init after deploy: %v", err)
@@ -423,8 +426,8 @@ func FuzzDeploy(f *testing.F) {
 					if !errors.As(err, &ce) || errors.Is(err, engine.ErrInternal) || !typedCause(err) {
 						t.Fatalf("call %s: untyped error %T: %v", fn, err, err)
 					}
-					if after, _ := s.Root(); after != before {
-						t.Fatalf("call %s failed and changed the root", fn)
+					if after, err := s.Root(); err != nil || after != before {
+						t.Fatalf("call %s failed and changed the root (%v)", fn, err)
 					}
 				}
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/hostfns"
+	"github.com/wasmstate/wasmstate/internal/crashtest"
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
@@ -281,19 +282,9 @@ func readU64(t testing.TB, b []byte) uint64 {
 	return binary.LittleEndian.Uint64(b)
 }
 
-// shmDir returns a fresh directory on tmpfs when there is one (a SIGKILL
-// leaves the page cache intact, so crash tests do not depend on the disk,
-// and fsync on a shared disk would make them crawl), else t.TempDir().
-func shmDir(t testing.TB, pattern string) string {
-	t.Helper()
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if dir, err := os.MkdirTemp("/dev/shm", pattern); err == nil {
-			t.Cleanup(func() { os.RemoveAll(dir) })
-			return dir
-		}
-	}
-	return t.TempDir()
-}
+// shmDir returns a fresh directory on tmpfs when there is one, else
+// t.TempDir() (crashtest.Dir says why).
+func shmDir(t testing.TB, pattern string) string { return crashtest.Dir(t, pattern) }
 
 func short(h merkle.Hash) string { return strings.TrimSpace(h.String()[:12]) }
 

@@ -10,4 +10,7 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+if [ -z "${WASMSTATE_DUSK_CONTRACTS:-}" ]; then
+	echo "test.sh: NOTE: TestDuskContracts will not run (WASMSTATE_DUSK_CONTRACTS unset; see scripts/fetch-dusk-contracts.sh)" >&2
+fi
 go test -race -count=1 ./... "$@"

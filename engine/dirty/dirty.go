@@ -21,13 +21,13 @@
 // that was written with identical bytes has an unchanged hash.
 //
 // New(Auto, ...) picks uffd-wp when the running kernel and sandbox allow it
-// (probed once per process, see Available) and compare otherwise. uffd-wp is
-// preferred at every size: compare is on par only for memories of about
-// 64 KiB, and a contract memory always holds the 64 KiB argument buffer plus
-// its stack and data, while compare's cost grows with the memory (medians
-// measured on the project's 2-core VM, wasm32 memories, see bench/dirty_test.go:
-// Collect after writing one page: 7.1 / 6.4 / 100 µs (uffd-wp) against 3.9 /
-// 12.5 / 12,800 µs (compare) for 64 KiB / 256 KiB / 64 MiB).
+// (probed once per process, see Available) and compare otherwise. Neither
+// wins at every size: compare is cheaper for small memories, uffd-wp for
+// large ones, since compare's cost grows with the memory. Collect after
+// writing one page (bench/dirty_test.go, bench/README.md): uffd-wp 3.59 /
+// 3.76 / 32.1 µs against compare 1.44 / 6.13 µs / 4.25 ms for 64 KiB /
+// 256 KiB / 64 MiB. So the engine uses compare for memories of at most
+// 128 KiB (engine.DefaultCompareBelow) and uffd-wp above, where available.
 //
 // Caveats: uffd-wp needs Linux ≥ 6.7 (UFFD_FEATURE_WP_ASYNC, PAGEMAP_SCAN) and
 // a sandbox that allows userfaultfd(2) (some container seccomp profiles do

@@ -170,8 +170,11 @@ func anonHugeKiB(t testing.TB, addr uintptr) int {
 // second uffd-wp tracker on the same memory fails, and Auto falls back to
 // compare; once the first is closed the range is free again.
 func TestSecondTracker(t *testing.T) {
-	if UnavailableReason(UffdWP) != nil {
-		t.Skip(UnavailableReason(UffdWP))
+	if err := UnavailableReason(UffdWP); err != nil {
+		if os.Getenv("WASMSTATE_REQUIRE_UFFD") != "" {
+			t.Fatalf("WASMSTATE_REQUIRE_UFFD is set: %v", err)
+		}
+		t.Skip(err)
 	}
 	m := newPlainMem(t, 64<<10, 64<<10, false)
 	a, err := New(UffdWP, m.base(), m.size())
