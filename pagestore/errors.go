@@ -29,6 +29,17 @@ var (
 	// completed at open; commits are refused until GC succeeds, because a
 	// half-swept subtree must never be deduplicated against.
 	ErrGCPending = errors.New("pagestore: interrupted garbage collection not completed")
+	// ErrNoStore: the directory is missing or empty and the open was told
+	// not to create a store there (Options.NoCreate, Options.ReadOnly).
+	ErrNoStore = errors.New("pagestore: no store in directory")
+	// ErrNotStore: the directory holds files but no store; Open refuses to
+	// create one among someone else's files.
+	ErrNotStore = errors.New("pagestore: directory is not a wasmstate store")
+	// ErrLocked: another process holds the store's lock (for longer than
+	// Options.LockWait).
+	ErrLocked = errors.New("pagestore: store is locked by another process")
+	// ErrReadOnly: a write to a store opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("pagestore: store is open read-only")
 )
 
 // NotFoundError names a missing object. It matches ErrNotFound.

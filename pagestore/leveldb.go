@@ -74,6 +74,9 @@ func OpenLevelDB(dir string, o *opt.Options) (*LevelDB, error) {
 	}
 	db, err := leveldb.OpenFile(dir, o)
 	if err != nil {
+		if isLockHeld(err) {
+			return nil, fmt.Errorf("pagestore: open leveldb %s: %w: %v", dir, ErrLocked, err)
+		}
 		if lerrors.IsCorrupted(err) {
 			return nil, fmt.Errorf("pagestore: open leveldb %s: %w: %v%s", dir, ErrCorrupt, err, missingFiles(err))
 		}
@@ -113,6 +116,8 @@ func (l *LevelDB) mapErr(op string, key []byte, err error) error {
 		return fmt.Errorf("pagestore: leveldb: %s %x: %w", op, key, ErrNotFound)
 	case errors.Is(err, leveldb.ErrClosed):
 		return fmt.Errorf("pagestore: leveldb: %s %x: %w", op, key, ErrClosed)
+	case errors.Is(err, leveldb.ErrReadOnly):
+		return fmt.Errorf("pagestore: leveldb: %s %x: %w", op, key, ErrReadOnly)
 	case lerrors.IsCorrupted(err):
 		return fmt.Errorf("pagestore: leveldb: %s %x: %w: %v", op, key, ErrCorrupt, err)
 	}

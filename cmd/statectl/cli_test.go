@@ -70,14 +70,14 @@ func TestPanicIsOneLine(t *testing.T) {
 	var se bytes.Buffer
 	c := &cli{stdin: strings.NewReader(""), stdout: panicWriter{}, stderr: &se, getenv: func(string) string { return "" }}
 	code := run([]string{"--help"}, c)
-	if code != exitFail || se.String() != "statectl: internal error: boom | second line\n" {
+	if code != exitInternal || se.String() != "statectl: internal error (a bug in statectl, please report it): boom | second line\n" {
 		t.Errorf("exit %d, stderr %q", code, se.String())
 	}
 	se.Reset()
 	proof := filepath.Join(t.TempDir(), "p")
 	os.WriteFile(proof, []byte{1, 2, 3}, 0o644)
 	code = run([]string{"verify", "--root", strings.Repeat("00", 32), proof, "--json"}, c)
-	if code != exitFail || !strings.HasPrefix(se.String(), "statectl: verify: internal error: boom") || strings.Count(se.String(), "\n") != 1 {
+	if code != exitInternal || !strings.HasPrefix(se.String(), "statectl: verify: internal error (a bug in statectl, please report it): boom") || strings.Count(se.String(), "\n") != 1 {
 		t.Errorf("exit %d, stderr %q", code, se.String())
 	}
 }

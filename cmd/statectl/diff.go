@@ -36,13 +36,11 @@ func runDiff(c *cli, args []string) error {
 		return c.usagef("want ROOT_A ROOT_B, got %d arguments", len(pos))
 	}
 	for _, p := range pos {
-		if p != "head" && p != "empty" {
-			if _, err := parseHash32("root", p); err != nil {
-				return err
-			}
+		if err := checkRootSyntax(p); err != nil {
+			return err
 		}
 	}
-	e, err := c.open(false)
+	e, err := c.open(readStore)
 	if err != nil {
 		return err
 	}

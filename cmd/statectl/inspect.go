@@ -43,15 +43,15 @@ func runInspect(c *cli, args []string) error {
 	if len(pos) != 1 {
 		return c.usagef("want one CONTRACT argument, got %d", len(pos))
 	}
-	id, err := parseContract(pos[0])
-	if err != nil {
-		return err
-	}
-	e, err := c.open(false)
+	e, err := c.open(readStore)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	id, err := resolveContract(e, pos[0])
+	if err != nil {
+		return err
+	}
 	root, err := resolveRoot(e, *rootFlag)
 	if err != nil {
 		return err

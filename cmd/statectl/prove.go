@@ -74,10 +74,6 @@ func runProve(c *cli, args []string) error {
 	if modes != 1 {
 		return c.usagef("want exactly one of --page, --range, --absent and --leaf")
 	}
-	id, err := parseContract(pos[0])
-	if err != nil {
-		return err
-	}
 	var offset, length uint64
 	switch {
 	case isSet(fs, "page"):
@@ -98,11 +94,20 @@ func runProve(c *cli, args []string) error {
 		return c.usagef("refusing to write a binary proof to a terminal: use -o FILE, redirect stdout, or --json")
 	}
 
-	e, err := c.open(false)
+	if *outFile != "" {
+		if err := checkOutputDir(*outFile); err != nil {
+			return err
+		}
+	}
+	e, err := c.open(readStore)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	id, err := resolveContract(e, pos[0])
+	if err != nil {
+		return err
+	}
 	root, err := resolveRoot(e, *rootFlag)
 	if err != nil {
 		return err
@@ -158,7 +163,7 @@ func runProve(c *cli, args []string) error {
 		return err
 	}
 	if err := os.WriteFile(*outFile, data, 0o644); err != nil {
-		return failf("write proof: %v", err)
+		return outputError("write proof", err)
 	}
 	if c.json {
 		sum := proveSummaryJSON{File: *outFile, Bytes: len(data), Encoding: encoding, Kind: proof.Kind().String(),

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
+)
+
+// A failed call --json still prints JSON on stdout: ok false, the error
+// kind and message, the gas spent, the events (reverted) and the call tree.
+func TestCallFailureJSON(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	var d deployJSON
+	okJSON(t, db, &d, "deploy", contractWAT("eventer"))
+	r := sc(t, db, "call", d.Contract, "emit_and_panic", "--arg", "0x01", "--json")
+	wantError(t, r, exitFail, "eventer panic")
+	var out struct {
+		OK    *bool `json:"ok"`
+		Error *struct {
+			Kind    string `json:"kind"`
+			Message string `json:"message"`
+		} `json:"error"`
+		GasSpent uint64        `json:"gas_spent"`
+		Events   []eventJSON   `json:"events"`
+		CallTree *callNodeJSON `json:"call_tree"`
+		Root     *string       `json:"root"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("failed call --json is not JSON: %v\n%v", err, r)
+	}
+	if out.OK == nil || *out.OK || out.Error == nil || out.Error.Kind != "panic" || !strings.Contains(out.Error.Message, "eventer panic") {
+		t.Errorf("ok/error: %+v %+v", out.OK, out.Error)
+	}
+	if out.GasSpent == 0 || len(out.Events) == 0 || out.CallTree == nil || !out.CallTree.Failed || out.Root != nil {
+		t.Errorf("gas %d, events %+v, tree %+v, root %v", out.GasSpent, out.Events, out.CallTree, out.Root)
+	}
+	for _, ev := range out.Events {
+		if !ev.Reverted {
+			t.Errorf("event of a failed call not flagged reverted: %+v", ev)
+		}
+	}
+	// Success carries "ok": true; an unknown function is kind no_function.
+	var c callJSON
+	okJSON(t, db, &c, "call", d.Contract, "emit_events", "--arg", "u32:1")
+	if !c.OK || c.Error != nil {
+		t.Errorf("success: ok %v error %+v", c.OK, c.Error)
+	}
+	r = sc(t, db, "call", d.Contract, "nope", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Error == nil || out.Error.Kind != "no_function" || r.code != exitUsage {
+		t.Errorf("no such function --json: %v %+v\n%v", err, out.Error, r)
+	}
+	// Text output of a failure shows the trace too.
+	r = sc(t, db, "call", d.Contract, "emit_and_panic", "--arg", "0x01")
+	if !strings.Contains(r.stdout, "REVERTED") || !strings.Contains(r.stdout, "FAILED") || !strings.Contains(r.stdout, "nothing changed") {
+		t.Errorf("failure text:\n%v", r)
+	}
+}
+
+// deploy --json and inspect --json write the owner the same way: hex, ""
+// for none.
+func TestOwnerJSON(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	var d deployJSON
+	okJSON(t, db, &d, "deploy", counterWAT)
+	var in struct {
+		Owner string `json:"owner"`
+	}
+	okJSON(t, db, &in, "inspect", d.Contract)
+	if d.Owner != "" || in.Owner != "" {
+		t.Errorf("no owner: deploy %q, inspect %q", d.Owner, in.Owner)
+	}
+	okJSON(t, db, &d, "deploy", counterWAT, "--owner", "0x0a0b")
+	okJSON(t, db, &in, "inspect", d.Contract)
+	if d.Owner != "0a0b" || in.Owner != "0a0b" {
+		t.Errorf("owner: deploy %q, inspect %q", d.Owner, in.Owner)
+	}
+}
+
+// Deleting the head whose parent was deleted moves the head to the newest
+// remaining commit; head set moves it anywhere; prefixes resolve.
+func TestHeadAndPrefixes(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	var d1, d2 deployJSON
+	okJSON(t, db, &d1, "deploy", counterWAT)
+	okJSON(t, db, &d2, "deploy", counterWAT, "--nonce", "1")
+	var c callJSON
+	okJSON(t, db, &c, "call", d1.Contract[:10], "increment", "--commit")
+	r3 := c.Root
+	ok(t, db, "delete", d2.Root[:12]) // r3's parent
+	var del struct {
+		Head string `json:"head"`
+	}
+	okJSON(t, db, &del, "delete", "head")
+	if del.Head != d1.Root {
+		t.Errorf("head after deleting it with its parent gone: %s, want the remaining commit %s", del.Head, d1.Root)
+	}
+	var h struct {
+		Head, Previous string
+	}
+	okJSON(t, db, &h, "head", "set", "empty")
+	if h.Head != strings.Repeat("0", 64) || h.Previous != d1.Root {
+		t.Errorf("head set empty: %+v", h)
+	}
+	okJSON(t, db, &h, "head", "set", d1.Root[:8])
+	if got := strings.TrimSpace(ok(t, db, "root").stdout); got != d1.Root || h.Head != d1.Root {
+		t.Errorf("head set by prefix: root %s, want %s", got, d1.Root)
+	}
+	wantError(t, sc(t, db, "head", "set", r3), exitUsage, "unknown root")
+	// commits -n 1 lists the newest only.
+	var cs struct {
+		Commits []commitJSON `json:"commits"`
+	}
+	okJSON(t, db, &cs, "commits", "-n", "1")
+	if len(cs.Commits) != 1 || cs.Commits[0].Root != d1.Root {
+		t.Errorf("commits -n 1: %+v", cs.Commits)
+	}
+}
+
+func TestMatchPrefixAmbiguous(t *testing.T) {
+	a, _ := parseHash32("root", "abcdef01"+strings.Repeat("0", 56))
+	b, _ := parseHash32("root", "abcdef01"+strings.Repeat("1", 56))
+	if _, _, err := matchPrefix("root", "abcdef01", []merkle.Hash{a, b}); err == nil || exitCode(err) != exitUsage ||
+		!strings.Contains(err.Error(), "ambiguous") {
+		t.Errorf("ambiguous prefix: %v", err)
+	}
+	if h, ok, err := matchPrefix("root", "abcdef011", []merkle.Hash{a, b}); !ok || err != nil || h != b {
+		t.Errorf("unique prefix: %v %v", ok, err)
+	}
+}
+
+// --wait waits for another process's lock; without it the error says so.
+func TestWaitForLock(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	var d deployJSON
+	okJSON(t, db, &d, "deploy", counterWAT)
+	st, err := pagestore.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, sc(t, db, "commits"), exitStore, "--wait")
+	go func() { time.Sleep(300 * time.Millisecond); st.Close() }()
+	ok(t, db, "commits", "--wait", "20s")
+	// Read commands share the lock with each other.
+	ro, err := pagestore.Open(db, &pagestore.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	ok(t, db, "commits")
+	ok(t, db, "root")
+	wantError(t, sc(t, db, "call", d.Contract, "read_value", "--commit"), exitStore, "locked")
+}
