@@ -147,11 +147,11 @@ func errorKind(err error) string {
 
 // callRequest is a parsed call: what to call, with what, on which base.
 type callRequest struct {
-	id     merkle.ContractID
-	fn     string
-	arg    []byte
-	gas    uint64
-	feed   func([]byte) error // nil: not a feeder call
+	id   merkle.ContractID
+	fn   string
+	arg  []byte
+	gas  uint64
+	feed func([]byte) error // nil: not a feeder call
 }
 
 // callIn runs one call in s and returns its outcome; a failed call is an
