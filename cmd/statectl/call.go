@@ -90,6 +90,7 @@ type callJSON struct {
 
 	data []byte // the return data, for text output
 	err  error  // the failure, for the exit code
+	ran  bool   // the call ran (succeeded or failed in the contract)
 }
 
 func treeJSON(n *engine.CallNode) *callNodeJSON {
@@ -169,12 +170,13 @@ func callIn(s *engine.Session, req *callRequest) *callJSON {
 		out.Error = &errorJSON{Kind: errorKind(err), Message: oneLine(err.Error())}
 		var ce *engine.CallError
 		if errors.As(err, &ce) {
+			out.ran = ce.CallTree != nil
 			out.GasSpent, out.GasLimit = ce.GasSpent, ce.GasLimit
 			out.Events, out.CallTree = eventsJSON(ce.Events), treeJSON(ce.CallTree)
 		}
 		return out
 	}
-	out.OK = true
+	out.OK, out.ran = true, true
 	out.data = r.Data
 	out.Result, out.GasSpent, out.GasLimit, out.CallTree = hex.EncodeToString(r.Data), r.GasSpent, r.GasLimit, treeJSON(r.CallTree)
 	out.Events = eventsJSON(r.Events)
@@ -264,8 +266,12 @@ func runCall(c *cli, args []string) error {
 	return out.err
 }
 
-// renderCall prints a call's outcome as text.
+// renderCall prints a call's outcome as text; a call that did not run
+// prints nothing (its error says why).
 func renderCall(c *cli, out *callJSON) {
+	if !out.ran {
+		return
+	}
 	if out.OK {
 		res := hexOrEmpty(out.data)
 		if out.ResultU64 != nil {
