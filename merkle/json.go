@@ -88,4 +88,3 @@ func (p *RangeProof) MarshalJSON() ([]byte, error) {
 		StatePath: hashesToJSON(p.Path.Siblings, emptyState), Offset: &off, Length: &n, Pages: pages,
 		MemorySiblings: hashesToJSON(p.MemorySiblings, func(i int) Hash { return emptyMemory[slots[i]] })})
 }
-
