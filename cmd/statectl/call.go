@@ -243,6 +243,14 @@ func runCall(c *cli, args []string) error {
 	}
 	out := callIn(s, req)
 	out.Fed = fed
+	if errors.Is(out.err, engine.ErrNoFunction) {
+		// Name what the contract does export (engine.Exports), so a typo
+		// is one look away from its fix.
+		if exports, err := e.Exports(base, req.id); err == nil {
+			out.err = fmt.Errorf("%w (%s has %s)", out.err, req.id.String()[:16], engine.ExportsHint(exports))
+			out.Error.Message = oneLine(out.err.Error())
+		}
+	}
 	if out.err == nil {
 		var root merkle.Hash
 		if *commit {

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
 var inspectCmd = &command{
 	name:     "inspect",
 	synopsis: "CONTRACT [--root ROOT] [--db DIR] [--json]",
-	summary:  "describe a contract: code, owner, memory, pages, globals",
+	summary:  "describe a contract: code, owner, memory, pages, globals, exports",
 	store:    true,
 	help: `Describes CONTRACT under --root (default: the head): its code hash and
 size, its owner, its memory (kind, length, root) and which of its 4 KiB
@@ -31,6 +32,7 @@ type inspectJSON struct {
 	Owner    string   `json:"owner"`
 	Pages    []uint64 `json:"pages"`
 	Globals  []uint64 `json:"globals"`
+	Exports  []string `json:"exports"`
 }
 
 func runInspect(c *cli, args []string) error {
@@ -61,7 +63,10 @@ func runInspect(c *cli, args []string) error {
 		return err
 	}
 	out := inspectJSON{Root: root.String(), Leaf: leafToJSON(info.Leaf), CodeSize: len(info.Code),
-		Owner: hex.EncodeToString(info.Owner), Pages: []uint64{}, Globals: info.Globals}
+		Owner: hex.EncodeToString(info.Owner), Pages: []uint64{}, Globals: info.Globals, Exports: info.Exports}
+	if out.Exports == nil {
+		out.Exports = []string{}
+	}
 	if out.Globals == nil {
 		out.Globals = []uint64{}
 	}
@@ -91,6 +96,7 @@ func runInspect(c *cli, args []string) error {
 		gs = []string{"none"}
 	}
 	c.printf("globals      %s (hash %s)\n", strings.Join(gs, ", "), l.GlobalsHash)
+	c.printf("exports      %s\n", strings.TrimPrefix(engine.ExportsHint(info.Exports), "exports: "))
 	c.printf("leaf hash    %s\n", l.Hash())
 	return nil
 }

@@ -69,6 +69,7 @@ func commands() []*command {
 		commitsCmd,
 		contractsCmd,
 		inspectCmd,
+		readCmd,
 		proveCmd,
 		verifyCmd,
 		diffCmd,

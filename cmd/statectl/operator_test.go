@@ -155,3 +155,34 @@ func TestWaitForLock(t *testing.T) {
 	ok(t, db, "root")
 	wantError(t, sc(t, db, "call", d.Contract, "read_value", "--commit"), exitStore, "locked")
 }
+
+// read prints committed memory (hex, typed, JSON) at any root; inspect and
+// the no-such-function error list the exports.
+func TestReadAndExports(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	var d deployJSON
+	okJSON(t, db, &d, "deploy", counterWAT)
+	ok(t, db, "call", d.Contract, "add", "--arg", "u64:5", "--commit")
+	if got := strings.TrimSpace(ok(t, db, "read", d.Contract, "0:8").stdout); got != "0101000000000000" {
+		t.Errorf("read hex: %q", got)
+	}
+	if got := strings.TrimSpace(ok(t, db, "read", d.Contract[:8], "0:8", "--as", "u64", "--root", d.Root).stdout); got != "u64:252" {
+		t.Errorf("read --as u64 at the deploy root: %q", got)
+	}
+	var r readJSON
+	okJSON(t, db, &r, "read", d.Contract, "0:16", "--as", "(u64,u32,u32)")
+	if r.Data != "01010000000000000000000000000000" || r.Value != "(u64:257,u32:0,u32:0)" || r.Length != 16 {
+		t.Errorf("read --json: %+v", r)
+	}
+	wantError(t, sc(t, db, "read", d.Contract, "0:8", "--as", "u32"), exitUsage, "4 bytes, got 8")
+	wantError(t, sc(t, db, "read", d.Contract, "131072:1"), exitUsage, "out of range")
+	wantError(t, sc(t, db, "read", d.Contract, "0"), exitUsage, "OFFSET:LENGTH")
+	var in struct {
+		Exports []string `json:"exports"`
+	}
+	okJSON(t, db, &in, "inspect", d.Contract)
+	if strings.Join(in.Exports, ",") != "add,get_global,increment,read_value,set_global" {
+		t.Errorf("inspect exports: %v", in.Exports)
+	}
+	wantError(t, sc(t, db, "call", d.Contract, "incremnt"), exitUsage, "exports: add, get_global, increment, read_value, set_global")
+}
