@@ -213,4 +213,3 @@ func (f *formatter) value(t *typeNode, last bool) (string, error) {
 	}
 	return "", fmt.Errorf("%w: type %s", ErrUnsupported, t.scalar)
 }
-
