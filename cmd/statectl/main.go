@@ -65,6 +65,7 @@ func commands() []*command {
 		initCmd,
 		deployCmd,
 		callCmd,
+		runBlockCmd,
 		rootCmd,
 		commitsCmd,
 		contractsCmd,

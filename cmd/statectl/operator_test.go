@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -185,4 +186,54 @@ func TestReadAndExports(t *testing.T) {
 		t.Errorf("inspect exports: %v", in.Exports)
 	}
 	wantError(t, sc(t, db, "call", d.Contract, "incremnt"), exitUsage, "exports: add, get_global, increment, read_value, set_global")
+}
+
+// run: one session, a receipt per step, one commit; failed calls are
+// receipts, not errors; --dry-run and --atomic write nothing; a bad line
+// stops the run before it starts.
+func TestRunBlock(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	dir := t.TempDir()
+	block := filepath.Join(dir, "block.txt")
+	os.WriteFile(block, []byte("# a block\ndeploy "+counterWAT+"\ncall @1 add --arg u64:5\n\ncall @1 add --arg u32:5\n"+
+		`{"op":"call","contract":"@1","function":"read_value","gas":100000}`+"\n"), 0o644)
+	var dry runJSON
+	okJSON(t, db, &dry, "run", block, "--dry-run")
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("dry run created the store: %v", err)
+	}
+	var out runJSON
+	okJSON(t, db, &out, "run", block)
+	if len(out.Steps) != 4 || out.Failed != 1 || !out.Committed || out.Root != dry.Root {
+		t.Fatalf("run: %+v (dry-run root %s)", out, dry.Root)
+	}
+	if !out.Steps[0].OK || out.Steps[1].Call.ResultU64 == nil || *out.Steps[1].Call.ResultU64 != 0xfc+5 ||
+		out.Steps[2].OK || out.Steps[2].Error.Kind != "trap" || out.Steps[3].Call.GasLimit != 100000 || out.Steps[3].Line != 6 {
+		t.Errorf("receipts: %+v", out.Steps)
+	}
+	var cs struct {
+		Commits []commitJSON `json:"commits"`
+	}
+	okJSON(t, db, &cs, "commits")
+	if len(cs.Commits) != 1 || cs.Commits[0].Root != out.Root || !cs.Commits[0].Head {
+		t.Fatalf("one commit for the whole block: %+v", cs.Commits)
+	}
+	id := out.Steps[0].Contract
+	// --atomic: the failed step stops the run, nothing is committed.
+	os.WriteFile(block, []byte("call "+id+" add --arg u64:1\ncall "+id[:8]+" add --arg u32:1\n"), 0o644)
+	wantError(t, sc(t, db, "run", block, "--atomic"), exitFail, "nothing committed")
+	// A bad line: exit 2 before anything runs.
+	for _, bad := range []string{"call " + id + " add\nfrob\n", "call @1 add\n", `{"op":"call","contract":"` + id + `","function":"add","extra":1}` + "\n",
+		"deploy /nonexistent.wat\n", "call " + id + " nope\n", ""} {
+		os.WriteFile(block, []byte(bad), 0o644)
+		wantError(t, sc(t, db, "run", block), exitUsage, "")
+	}
+	if got := strings.TrimSpace(ok(t, db, "root").stdout); got != out.Root {
+		t.Fatalf("head moved: %s, want %s", got, out.Root)
+	}
+	// stdin.
+	r := runCmd(t, "", env(), strings.NewReader("call "+id+" increment\n"), "run", "-", "--db", db)
+	if r.code != 0 || !strings.Contains(r.stdout, "committed") {
+		t.Fatalf("run -: %v", r)
+	}
 }

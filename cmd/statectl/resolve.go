@@ -149,3 +149,13 @@ func checkRootSyntax(s string) error {
 	_, err := parseHash32("root", s)
 	return err
 }
+
+// checkContractSyntax checks a CONTRACT argument before the store is
+// opened: 64 hex digits or a prefix of at least 8.
+func checkContractSyntax(s string) error {
+	if _, ok := hexPrefix(s); ok {
+		return nil
+	}
+	_, err := parseContract(s)
+	return err
+}
