@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,7 +17,7 @@ const DefaultCallGas = 100_000_000
 
 var callCmd = &command{
 	name:     "call",
-	synopsis: "CONTRACT FUNCTION [--arg VALUE] [--meta KEY=VALUE]... [--base ROOT] [--gas N] [--commit] [--feed]",
+	synopsis: "CONTRACT FUNCTION [--arg VALUE | --driver FILE --json-arg JSON] [--meta KEY=VALUE]... [--base ROOT] [--gas N] [--commit] [--feed]",
 	summary:  "call a contract function (and optionally commit)",
 	store:    true,
 	help: `Calls FUNCTION of CONTRACT with the argument --arg in a session based on
@@ -32,6 +33,10 @@ contract reads with hd, each key at most once; Dusk contracts expect
 block_height as a u64, so: --meta block_height=u64:100.
 --feed streams what the contract sends with feed, one chunk per line.
 
+--driver FILE loads the contract's data driver (a Dusk data-driver wasm
+module, see README) in a sandbox: it encodes --json-arg into the argument
+bytes, and decodes the result into JSON (shown as "decoded").
+
 A failed call (panic, trap, out of gas) changes nothing and exits 1. With
 --json its output is still JSON: "ok": false, "error": {"kind",
 "message"}, the gas spent, the events (all reverted) and the call tree as
@@ -42,7 +47,8 @@ Examples:
   statectl call CONTRACT add --arg u64:5 --commit
   statectl call CONTRACT read_block_height --meta block_height=u64:100
   statectl call CONTRACT transfer --arg "(id:0100000000000000000000000000000000000000000000000000000000000000,u64:10)"
-  statectl call CONTRACT feed_num --arg u32:3 --feed --json`,
+  statectl call CONTRACT feed_num --arg u32:3 --feed --json
+  statectl call CONTRACT add --driver counter_driver.wasm --json-arg 5 --commit`,
 	run: runCall,
 }
 
@@ -71,22 +77,22 @@ type errorJSON struct {
 
 // callJSON is the outcome of one call, whether it succeeded or not.
 type callJSON struct {
-	OK        bool          `json:"ok"`
-	Error     *errorJSON    `json:"error,omitempty"`
-	Contract  string        `json:"contract"`
-	Function  string        `json:"function"`
-	Base      string        `json:"base"`
-	Result    string        `json:"result"`
-	ResultU64 *uint64       `json:"result_u64,omitempty"`
-	Decoded   any           `json:"decoded,omitempty"`
-	GasSpent  uint64        `json:"gas_spent"`
-	GasLimit  uint64        `json:"gas_limit"`
-	Events    []eventJSON   `json:"events"`
-	CallTree  *callNodeJSON `json:"call_tree"`
-	Fed       []string      `json:"fed,omitempty"`
-	Debug     []string      `json:"debug,omitempty"`
-	Root      string        `json:"root,omitempty"`
-	Committed bool          `json:"committed"`
+	OK        bool            `json:"ok"`
+	Error     *errorJSON      `json:"error,omitempty"`
+	Contract  string          `json:"contract"`
+	Function  string          `json:"function"`
+	Base      string          `json:"base"`
+	Result    string          `json:"result"`
+	ResultU64 *uint64         `json:"result_u64,omitempty"`
+	Decoded   json.RawMessage `json:"decoded,omitempty"`
+	GasSpent  uint64          `json:"gas_spent"`
+	GasLimit  uint64          `json:"gas_limit"`
+	Events    []eventJSON     `json:"events"`
+	CallTree  *callNodeJSON   `json:"call_tree"`
+	Fed       []string        `json:"fed,omitempty"`
+	Debug     []string        `json:"debug,omitempty"`
+	Root      string          `json:"root,omitempty"`
+	Committed bool            `json:"committed"`
 
 	data []byte // the return data, for text output
 	err  error  // the failure, for the exit code
@@ -198,6 +204,7 @@ func runCall(c *cli, args []string) error {
 	commit := fs.Bool("commit", false, "commit the session after the call; the new root becomes the head")
 	feed := fs.Bool("feed", false, "feeder mode: print what the contract feeds as it arrives")
 	debug := fs.Bool("debug", false, "collect and print the contracts' debug messages")
+	drv := addDriverFlags(fs)
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
@@ -211,6 +218,18 @@ func runCall(c *cli, args []string) error {
 	req := &callRequest{fn: pos[1], gas: *gas}
 	if req.arg, err = parseValue(argFlag.value); err != nil {
 		return err
+	}
+	dc, err := drv.load(c, argFlag.set)
+	if err != nil {
+		return err
+	}
+	if dc != nil {
+		defer dc.d.Close()
+		if b, ok, err := dc.encode(req.fn); err != nil {
+			return err
+		} else if ok {
+			req.arg = b
+		}
 	}
 
 	e, err := c.open(writeStore)
@@ -249,6 +268,11 @@ func runCall(c *cli, args []string) error {
 		if exports, err := e.Exports(base, req.id); err == nil {
 			out.err = fmt.Errorf("%w (%s has %s)", out.err, req.id.String()[:16], engine.ExportsHint(exports))
 			out.Error.Message = oneLine(out.err.Error())
+		}
+	}
+	if out.err == nil && dc != nil {
+		if out.Decoded, err = dc.decode(req.fn, out.data); err != nil {
+			return err
 		}
 	}
 	if out.err == nil {

@@ -237,3 +237,26 @@ func TestRunBlock(t *testing.T) {
 		t.Fatalf("run -: %v", r)
 	}
 }
+
+// call --driver encodes --json-arg and decodes the result with a data
+// driver (driver/testdata/counter_driver.wat, written to Dusk's ABI).
+func TestCallWithDriver(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	drv := repoPath("driver", "testdata", "counter_driver.wat")
+	var d deployJSON
+	okJSON(t, db, &d, "deploy", counterWAT)
+	var c callJSON
+	okJSON(t, db, &c, "call", d.Contract, "add", "--driver", drv, "--json-arg", "5", "--commit")
+	if c.ResultU64 == nil || *c.ResultU64 != 0xfc+5 || string(c.Decoded) != "257" {
+		t.Errorf("add via driver: result %v decoded %s", c.ResultU64, c.Decoded)
+	}
+	okJSON(t, db, &c, "call", d.Contract, "read_value", "--driver", drv, "--json-arg", "null")
+	if string(c.Decoded) != "257" {
+		t.Errorf("read_value decoded %s", c.Decoded)
+	}
+	wantError(t, sc(t, db, "call", d.Contract, "add", "--driver", drv, "--json-arg", `"five"`), exitUsage, "JSON number")
+	wantError(t, sc(t, db, "call", d.Contract, "add", "--json-arg", "5"), exitUsage, "needs --driver")
+	wantError(t, sc(t, db, "call", d.Contract, "add", "--driver", drv, "--json-arg", "5", "--arg", "u64:5"), exitUsage, "not both")
+	wantError(t, sc(t, db, "call", d.Contract, "add", "--driver", drv, "--json-arg", "{"), exitUsage, "not valid JSON")
+	wantError(t, sc(t, db, "call", d.Contract, "add", "--driver", counterWAT, "--json-arg", "5"), exitUsage, "not a valid data driver")
+}
