@@ -78,6 +78,8 @@ func commands() []*command {
 		headCmd,
 		gcCmd,
 		fsckCmd,
+		versionCmd,
+		completionCmd,
 	}
 }
 
@@ -152,6 +154,8 @@ func run(args []string, c *cli) (code int) {
 		return exitUsage
 	}
 	switch args[0] {
+	case "--version", "-version":
+		args = append([]string{"version"}, args[1:]...)
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 && args[0] == "help" {
 			if cmd := lookup(args[1]); cmd != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -259,4 +260,41 @@ func TestCallWithDriver(t *testing.T) {
 	wantError(t, sc(t, db, "call", d.Contract, "add", "--driver", drv, "--json-arg", "5", "--arg", "u64:5"), exitUsage, "not both")
 	wantError(t, sc(t, db, "call", d.Contract, "add", "--driver", drv, "--json-arg", "{"), exitUsage, "not valid JSON")
 	wantError(t, sc(t, db, "call", d.Contract, "add", "--driver", counterWAT, "--json-arg", "5"), exitUsage, "not a valid data driver")
+}
+
+// version reports the toolchain and formats; the wasmtime-go module linked
+// in must be the version the engine keys its compiled-code cache with.
+func TestVersion(t *testing.T) {
+	var v versionJSON
+	okJSON(t, "", &v, "version")
+	if v.Go == "" || v.StoreFormat != 1 || v.ProofVersion != 1 || v.Wasmtime != v.WasmtimeCache {
+		t.Errorf("version: %+v (wasmtime-go linked %s, engine cache key %s)", v, v.Wasmtime, v.WasmtimeCache)
+	}
+	if r := ok(t, "", "--version"); !strings.Contains(r.stdout, "store format   1") {
+		t.Errorf("--version:\n%s", r.stdout)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		out := ok(t, "", "completion", shell).stdout
+		for _, cmd := range commands() {
+			if !strings.Contains(out, cmd.name) {
+				t.Errorf("%s completion lacks %s", shell, cmd.name)
+			}
+		}
+		if !strings.Contains(out, "json-arg") || !strings.Contains(out, "wait") {
+			t.Errorf("%s completion lacks flags", shell)
+		}
+		if sh, err := exec.LookPath(shell); err == nil {
+			f := filepath.Join(t.TempDir(), "c")
+			os.WriteFile(f, []byte(out), 0o644)
+			if b, err := exec.Command(sh, "-n", f).CombinedOutput(); err != nil {
+				t.Errorf("%s -n: %v %s", shell, err, b)
+			}
+		} else if shell == "bash" {
+			t.Errorf("no bash to check the script with")
+		}
+	}
+	wantError(t, sc(t, "", "completion", "tcsh"), exitUsage, "bash, zsh or fish")
 }
