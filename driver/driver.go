@@ -45,17 +45,17 @@ import (
 
 // Sentinel errors. Every error of the package matches one of them.
 var (
-	// ErrInvalidDriver: the module is not a data driver (not wasm, has
+	// ErrInvalidDriver is returned when the module is not a data driver (not wasm, has
 	// imports, lacks a required export or has one of the wrong type), or
 	// its init failed.
 	ErrInvalidDriver = errors.New("driver: not a valid data driver")
-	// ErrDriverFailed: the driver refused the input or failed (its error
+	// ErrDriverFailed is returned when the driver refused the input or failed (its error
 	// code and message are in a *DriverError).
 	ErrDriverFailed = errors.New("driver: driver reported an error")
-	// ErrLimit: the driver ran out of fuel or memory, trapped, or returned
+	// ErrLimit is returned when the driver ran out of fuel or memory, trapped, or returned
 	// output outside its memory or over MaxOutputBytes.
 	ErrLimit = errors.New("driver: driver exceeded its limits or misbehaved")
-	// ErrClosed: the driver was closed.
+	// ErrClosed is returned after the driver was closed.
 	ErrClosed = errors.New("driver: closed")
 )
 

@@ -26,7 +26,9 @@ func Verify(root Hash, p Proof) (*Proven, error) {
 	return p.verify(root)
 }
 
-// VerifyProof decodes a binary proof and verifies it against root.
+// VerifyProof decodes a binary proof and verifies it against root, like
+// Verify: it reports what the proof proves, whatever that is. Clients use
+// a claim-checking verifier (VerifyPage, ...) instead.
 func VerifyProof(root Hash, encoded []byte) (*Proven, error) {
 	p, err := DecodeProof(encoded)
 	if err != nil {
