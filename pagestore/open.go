@@ -3,10 +3,10 @@ package pagestore
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,19 +61,42 @@ func ProbeDir(dir string) (DirState, error) {
 	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); err == nil {
 		return DirDatabase, nil
 	}
-	f, err := os.Open(dir)
+	names, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, fmt.Errorf("pagestore: probe %s: %w", dir, err)
 	}
-	defer f.Close()
-	names, err := f.Readdirnames(1)
-	if len(names) == 0 && (err == nil || errors.Is(err, io.EOF)) {
+	if len(names) == 0 {
 		return DirEmpty, nil
 	}
-	if err != nil && len(names) == 0 {
-		return 0, fmt.Errorf("pagestore: probe %s: %w", dir, err)
+	for _, n := range names {
+		if isDatabaseFile(n.Name()) {
+			// A database that lost its CURRENT file: damage, not someone
+			// else's directory (Open reports it as corrupt).
+			return DirDatabase, nil
+		}
 	}
 	return DirOther, nil
+}
+
+// isDatabaseFile reports whether name is one of goleveldb's files.
+func isDatabaseFile(name string) bool {
+	switch {
+	case name == "CURRENT", name == "LOCK", name == "LOG", name == "LOG.old",
+		strings.HasPrefix(name, "MANIFEST-"), strings.HasPrefix(name, "CURRENT."),
+		strings.HasSuffix(name, ".ldb"), strings.HasSuffix(name, ".log"), strings.HasSuffix(name, ".sst"):
+		return true
+	}
+	return false
+}
+
+// checkCurrent refuses a database directory whose CURRENT file is gone:
+// goleveldb would otherwise start an empty database beside the orphaned
+// tables, and the store would open empty, every commit silently lost.
+func checkCurrent(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("pagestore: open %s: %w: database files but no CURRENT file (the database's manifest pointer is lost)", dir, ErrCorrupt)
+	}
+	return nil
 }
 
 // lockRetry is the pause between attempts to take a held lock.

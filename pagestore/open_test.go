@@ -123,3 +123,24 @@ func TestGCProgress(t *testing.T) {
 		t.Fatalf("phases reported: %v", phases)
 	}
 }
+
+// A store that lost its CURRENT file is corrupt, not foreign and not new:
+// opening must not start an empty database over its tables.
+func TestOpenLostCurrent(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	os.Remove(filepath.Join(dir, "CURRENT"))
+	if st, _ := ProbeDir(dir); st != DirDatabase {
+		t.Fatalf("probe: %v", st)
+	}
+	if _, err := Open(dir, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("open without CURRENT: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("open recreated CURRENT")
+	}
+}

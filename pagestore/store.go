@@ -162,6 +162,10 @@ func Open(dir string, o *Options) (*Store, error) {
 		}
 	case DirOther:
 		return nil, fmt.Errorf("pagestore: open %s: %w: it holds files but no store", dir, ErrNotStore)
+	case DirDatabase:
+		if err := checkCurrent(dir); err != nil {
+			return nil, err
+		}
 	}
 	lo := LevelDBOptions()
 	lo.ReadOnly = o.ReadOnly
