@@ -391,6 +391,19 @@ func TestBadInputCLI(t *testing.T) {
 		{2, []string{"head", "set", strings.Repeat("ab", 32)}},
 		{2, []string{"head", "set", "ffffffff"}},
 		{2, []string{"init"}},
+		{2, []string{"read", ctr, "0"}},
+		{2, []string{"read", ctr, "999999999:8"}},
+		{2, []string{"read", ctr, "0:8", "--as", "u32"}},
+		{2, []string{"read", ctr, "0:8", "--as", "(u64"}},
+		{2, []string{"run", "/nonexistent.block"}},
+		{2, []string{"run", empty}},
+		{2, []string{"commits", "-n", "-1"}},
+		{2, []string{"root", "--wait", "soon"}},
+		{2, []string{"completion", "tcsh"}},
+		{2, []string{"call", ctr, "add", "--json-arg", "5"}},
+		{2, []string{"call", ctr, "add", "--driver", garbage, "--json-arg", "5"}},
+		{2, []string{"head", "set"}},
+		{2, []string{"delete", "0123"}},
 	}
 	var okCases int
 	for _, tc := range cases {

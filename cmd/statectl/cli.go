@@ -10,9 +10,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,6 +32,11 @@ type cli struct {
 	stdout, stderr       io.Writer
 	stdoutTTY, stderrTTY bool
 	getenv               func(string) string
+	// signals, when set, replaces Ctrl-C (tests); onPhase, when set, is
+	// told when gc starts its mark and its sweep, and when it has acted on
+	// a Ctrl-C (tests).
+	signals chan os.Signal
+	onPhase func(phase string)
 
 	db      string
 	wait    time.Duration
@@ -97,6 +104,18 @@ func exitCode(err error) int {
 		return exitStore
 	}
 	return exitFail
+}
+
+// interrupts returns a channel that receives Ctrl-C, and a function that
+// gives Ctrl-C back its default (killing the process). Tests set c.signals.
+func (c *cli) interrupts() (<-chan os.Signal, func()) {
+	if c.signals != nil {
+		return c.signals, func() {}
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt)
+	var once sync.Once
+	return ch, func() { once.Do(func() { signal.Stop(ch) }) }
 }
 
 // Flags.

@@ -60,6 +60,8 @@ func runDelete(c *cli, args []string) error {
 	}
 	c.printf("deleted  %s\n", root)
 	c.printf("head     %s\n", rootLabel(head))
-	c.printf("run statectl gc to reclaim the objects only this commit reached\n")
+	if !c.quiet {
+		c.printf("run statectl gc to reclaim the objects only this commit reached\n")
+	}
 	return nil
 }

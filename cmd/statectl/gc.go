@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"sync/atomic"
 
 	"github.com/wasmstate/wasmstate/pagestore"
@@ -42,27 +40,38 @@ func runGC(c *cli, args []string) error {
 	defer cancel()
 	bar := c.progress("gc")
 	var sweeping atomic.Bool
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt)
-	defer signal.Stop(sigs)
+	sigs, stopSignals := c.interrupts()
+	defer stopSignals()
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		if _, ok := <-sigs; !ok {
+		select {
+		case <-sigs:
+		case <-done:
 			return
 		}
 		// The next Ctrl-C gets Go's default: the process dies (safe, see
 		// help).
-		signal.Stop(sigs)
+		stopSignals()
 		bar.finish()
-		if !sweeping.Load() {
-			fmt.Fprintf(c.stderr, "statectl: gc: interrupted: stopping before anything is deleted\n")
-		} else {
+		// During the mark, gc stops at once and says so (its error);
+		// a sweep cannot stop halfway, so say why nothing happens yet.
+		if sweeping.Load() {
 			fmt.Fprintf(c.stderr, "statectl: gc: interrupted during the sweep: finishing it (Ctrl-C again to kill statectl; the next open finishes the sweep)\n")
 		}
 		cancel()
+		if c.onPhase != nil {
+			c.onPhase("interrupted")
+		}
 	}()
+	if c.onPhase != nil {
+		c.onPhase("mark")
+	}
 	// The CLI has no open session, so nothing is pinned: this is e.GC.
 	st, err := e.Store().GCWithOptions(ctx, pagestore.GCOptions{Progress: func(p pagestore.GCProgress) {
-		sweeping.Store(p.Phase == "sweep")
+		if sweeping.Swap(p.Phase == "sweep") != (p.Phase == "sweep") && c.onPhase != nil {
+			c.onPhase(p.Phase)
+		}
 		bar.fraction("gc "+p.Phase, p.Objects, p.Fraction)
 	}})
 	bar.finish()

@@ -298,3 +298,42 @@ func TestCompletion(t *testing.T) {
 	}
 	wantError(t, sc(t, "", "completion", "tcsh"), exitUsage, "bash, zsh or fish")
 }
+
+// Ctrl-C during gc's mark stops it with nothing deleted and says so in
+// words; during the sweep it is acknowledged at once and the sweep
+// finishes (a second Ctrl-C would kill the process, see gc --help).
+func TestGCInterrupt(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	var d deployJSON
+	okJSON(t, db, &d, "deploy", counterWAT)
+	ok(t, db, "call", d.Contract, "increment", "--commit")
+	ok(t, db, "delete", d.Root) // garbage for the sweep
+	for _, phase := range []string{"mark", "sweep"} {
+		var stdout, stderr strings.Builder
+		c := &cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" },
+			signals: make(chan os.Signal, 1)}
+		acted := make(chan struct{})
+		c.onPhase = func(p string) {
+			switch p {
+			case phase:
+				c.signals <- os.Interrupt
+				<-acted // gc has seen the Ctrl-C before it goes on
+			case "interrupted":
+				close(acted)
+			}
+		}
+		code := run([]string{"gc", "--db", db}, c)
+		switch phase {
+		case "mark":
+			if code != exitFail || stderr.String() != "statectl: gc: interrupted during the mark: nothing was deleted\n" || stdout.Len() != 0 {
+				t.Errorf("Ctrl-C in the mark: exit %d, stderr %q, stdout %q", code, stderr.String(), stdout.String())
+			}
+		case "sweep":
+			if code != 0 || !strings.Contains(stderr.String(), "interrupted during the sweep: finishing it") ||
+				!strings.Contains(stdout.String(), "reclaimed") {
+				t.Errorf("Ctrl-C in the sweep: exit %d, stderr %q, stdout %q", code, stderr.String(), stdout.String())
+			}
+		}
+	}
+	ok(t, db, "fsck")
+}
