@@ -102,10 +102,13 @@ Usage:
 Commands:
 %s
 Every store command takes --db DIR: the store directory, by default
-$WASMSTATE_DB if set, else ./wasmstate-db. Every command that prints data
-takes --json. Flags may come before or after the arguments; a ROOT is 64 hex
-digits (optionally 0x-prefixed), "head" or "empty"; a CONTRACT is a 64-hex-digit
-contract id. A VALUE (call arguments, metadata, owners) is hex ("0a0b",
+$WASMSTATE_DB if set, else ./wasmstate-db; only init, deploy, run and demo
+create a store, and only in a missing or empty directory. Store commands also
+take --wait DURATION (wait for another process's lock) and --quiet. Every
+command that prints data takes --json. Flags may come before or after the
+arguments; a ROOT is 64 hex digits (optionally 0x-prefixed), a unique prefix
+of at least 8 of a commit's root, "head" or "empty"; a CONTRACT is a contract
+id or a unique prefix of at least 8 of one. A VALUE (call arguments, metadata, owners) is hex ("0a0b",
 "0x0a0b"), @FILE for a file's bytes, or a typed literal: u64:42, i32:-1,
 bool:true, id:<64 hex>, hex:, or a tuple such as (u64:1,id:<64 hex>).
 
@@ -130,7 +133,7 @@ Examples:
 func toolUsage() string {
 	var b strings.Builder
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	return fmt.Sprintf(toolHelp, b.String())
 }
