@@ -45,19 +45,11 @@ func runInspect(c *cli, args []string) error {
 	if len(pos) != 1 {
 		return c.usagef("want one CONTRACT argument, got %d", len(pos))
 	}
-	e, err := c.open(readStore)
+	e, id, root, err := c.openContractAt(pos[0], *rootFlag)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	id, err := resolveContract(e, pos[0])
-	if err != nil {
-		return err
-	}
-	root, err := resolveRoot(e, *rootFlag)
-	if err != nil {
-		return err
-	}
 	info, err := e.Inspect(root, id)
 	if err != nil {
 		return err

@@ -99,19 +99,11 @@ func runProve(c *cli, args []string) error {
 			return err
 		}
 	}
-	e, err := c.open(readStore)
+	e, id, root, err := c.openContractAt(pos[0], *rootFlag)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	id, err := resolveContract(e, pos[0])
-	if err != nil {
-		return err
-	}
-	root, err := resolveRoot(e, *rootFlag)
-	if err != nil {
-		return err
-	}
 	mode := "range"
 	switch {
 	case *absent:

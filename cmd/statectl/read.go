@@ -55,22 +55,11 @@ func runRead(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkRootSyntax(*rootFlag); err != nil {
-		return err
-	}
-	e, err := c.open(readStore)
+	e, id, root, err := c.openContractAt(pos[0], *rootFlag)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	id, err := resolveContract(e, pos[0])
-	if err != nil {
-		return err
-	}
-	root, err := resolveRoot(e, *rootFlag)
-	if err != nil {
-		return err
-	}
 	out, err := readMemory(e, root, id, offset, length, *as)
 	if err != nil {
 		return err

@@ -159,3 +159,25 @@ func checkContractSyntax(s string) error {
 	_, err := parseContract(s)
 	return err
 }
+
+// openContractAt opens the store read-only and resolves a CONTRACT and a
+// ROOT argument, for the commands that look at one contract at one root.
+// The caller closes the engine.
+func (c *cli) openContractAt(contract, root string) (*engine.Engine, merkle.ContractID, merkle.Hash, error) {
+	if err := checkRootSyntax(root); err != nil {
+		return nil, merkle.ContractID{}, merkle.Hash{}, err
+	}
+	e, err := c.open(readStore)
+	if err != nil {
+		return nil, merkle.ContractID{}, merkle.Hash{}, err
+	}
+	id, err := resolveContract(e, contract)
+	if err == nil {
+		var r merkle.Hash
+		if r, err = resolveRoot(e, root); err == nil {
+			return e, id, r, nil
+		}
+	}
+	e.Close()
+	return nil, merkle.ContractID{}, merkle.Hash{}, err
+}
