@@ -8,17 +8,17 @@ import (
 // Sentinel errors; every error this package returns matches one of them
 // with errors.Is.
 var (
-	// ErrDecode: bytes that are not a valid archive of the requested type
+	// ErrDecode is returned for bytes that are not a valid archive of the requested type
 	// (wrong length, a bool other than 0 or 1, non-zero padding).
 	ErrDecode = errors.New("codec: invalid archive")
-	// ErrEncode: a value that cannot be archived as requested (a byte
+	// ErrEncode is returned for a value that cannot be archived as requested (a byte
 	// slice of the wrong length for Bytes(n)).
 	ErrEncode = errors.New("codec: cannot encode value")
-	// ErrUnsupported: a Go type that has no fixed-size rkyv layout in this
+	// ErrUnsupported is returned for a Go type that has no fixed-size rkyv layout in this
 	// package (strings, slices, maps, pointers, floats, int/uint, unexported
 	// struct fields...).
 	ErrUnsupported = errors.New("codec: unsupported type")
-	// ErrParse: a typed literal that ParseValue cannot read.
+	// ErrParse is returned for a typed literal that ParseValue cannot read.
 	ErrParse = errors.New("codec: invalid value literal")
 )
 

@@ -159,7 +159,8 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	}
 	f := c.fn(fn)
 	if f == nil {
-		return nil, nil, fmt.Errorf("%w: %s.%s", ErrNoFunction, short(c.id), fn)
+		callable := slices.DeleteFunc(slices.Sorted(slices.Values(c.mod.info.Exports)), func(n string) bool { return n == "init" })
+		return nil, nil, fmt.Errorf("%w: %s.%s (%s)", ErrNoFunction, short(c.id), fn, ExportsHint(callable))
 	}
 	if len(s.frames) >= s.e.opts.CallDepth {
 		return nil, nil, fmt.Errorf("%w: depth %d", ErrCallDepth, len(s.frames))

@@ -27,16 +27,16 @@ import (
 // Sentinel errors. The first three are merkle's own sentinels, re-exported
 // so a light client needs to import only this package to classify errors.
 var (
-	// ErrMalformed: the proof bytes are not a canonical binary or JSON
+	// ErrMalformed is returned when the proof bytes are not a canonical binary or JSON
 	// proof encoding.
 	ErrMalformed = merkle.ErrMalformed
-	// ErrInvalid: a well-formed proof that does not prove the claim against
+	// ErrInvalid is returned for a well-formed proof that does not prove the claim against
 	// the root (wrong root, tampered data, a proof about something else).
 	ErrInvalid = merkle.ErrProofInvalid
-	// ErrOutOfRange: a page index, offset or length outside what a memory
+	// ErrOutOfRange is returned for a page index, offset or length outside what a memory
 	// can hold or what the contract's memory holds.
 	ErrOutOfRange = merkle.ErrOutOfRange
-	// ErrOutOfOrder: the steps of a chain are not in strictly increasing
+	// ErrOutOfOrder is returned when the steps of a chain are not in strictly increasing
 	// height order.
 	ErrOutOfOrder = errors.New("lightclient: chain steps out of order")
 )

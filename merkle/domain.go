@@ -4,6 +4,26 @@
 //
 // The package imports only the standard library and github.com/zeebo/blake3,
 // so a light client can verify proofs without cgo, wasmtime or a database.
+//
+// # Verifying
+//
+// There is one way to verify: state the claim. A client knows what it asked
+// for, so it calls the verifier of that claim with the root it trusts and
+// the decoded proof, and gets the proven data or an error:
+//
+//	VerifyPage(root, id, index, p)            page index of id's memory
+//	VerifyRange(root, id, offset, length, p)  bytes of id's memory
+//	VerifyContract(root, id, p)               id's leaf (code, owner, memory root...)
+//	VerifyAbsence(root, id, p)                no contract id
+//
+// Decode the proof first with DecodeProof (binary, SPEC.md §7.3) or
+// DecodeProofJSON (§7.5). Package lightclient wraps exactly these for
+// callers holding encoded bytes (its VerifyPage takes []byte and accepts
+// either encoding). Verify and VerifyProof check a proof about whatever it
+// claims and report what that is: for tools that display proofs, not for
+// clients, which would then have to compare the claim themselves. Every
+// failure matches ErrMalformed, ErrProofInvalid or ErrOutOfRange (SPEC.md
+// §7.4 says which, in which order).
 package merkle
 
 import (

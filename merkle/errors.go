@@ -8,14 +8,14 @@ import (
 // Sentinel errors; every error this package returns matches one of them
 // with errors.Is.
 var (
-	// ErrMalformed: bytes that are not a valid encoding (proof, leaf, node).
+	// ErrMalformed is returned for bytes that are not a valid encoding (proof, leaf, node).
 	ErrMalformed = errors.New("merkle: malformed encoding")
-	// ErrProofInvalid: a well-formed proof that does not prove its claim
+	// ErrProofInvalid is returned for a well-formed proof that does not prove its claim
 	// against the given root.
 	ErrProofInvalid = errors.New("merkle: proof does not verify")
-	// ErrMissingNode: a node the tree needed was not found in its source.
+	// ErrMissingNode is returned when a node the tree needed is not found in its source.
 	ErrMissingNode = errors.New("merkle: missing node")
-	// ErrOutOfRange: a page index, offset or length outside what the tree
+	// ErrOutOfRange is returned for a page index, offset or length outside what the tree
 	// or the contract's memory covers.
 	ErrOutOfRange = errors.New("merkle: out of range")
 )

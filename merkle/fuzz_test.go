@@ -69,6 +69,12 @@ func FuzzDecodeProofJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// Canonical: what is accepted is the value the encoder writes
+		// (SPEC.md §7.5), up to whitespace and key order.
+		again, err := json.Marshal(p)
+		if err != nil || !canonicalEqual(data, again) {
+			t.Fatalf("accepted a non-canonical spelling:\n%s\nencoder writes:\n%s", data, again)
+		}
 		if got, err := Verify(fx.root, p); err == nil {
 			checkTrue(t, fx, got)
 		}

@@ -26,7 +26,9 @@ func Verify(root Hash, p Proof) (*Proven, error) {
 	return p.verify(root)
 }
 
-// VerifyProof decodes a binary proof and verifies it against root.
+// VerifyProof decodes a binary proof and verifies it against root, like
+// Verify: it reports what the proof proves, whatever that is. Clients use
+// a claim-checking verifier (VerifyPage, ...) instead.
 func VerifyProof(root Hash, encoded []byte) (*Proven, error) {
 	p, err := DecodeProof(encoded)
 	if err != nil {
@@ -59,11 +61,16 @@ func VerifyAbsence(root Hash, id ContractID, p Proof) error {
 // VerifyRange checks that p proves length bytes at offset of contract id's
 // memory under root and returns them.
 func VerifyRange(root Hash, id ContractID, offset, length uint64, p Proof) ([]byte, error) {
-	// The claim first, as SPEC.md §7.4 orders the checks: a proof of other
-	// bytes is invalid for this claim even when its own range is out of
-	// its memory (TestReferenceAgrees).
-	if rp, ok := p.(*RangeProof); ok && rp != nil && rp.Leaf.ID == id && (rp.Offset != offset || rp.Length != length) {
-		return nil, invalid("proof is for bytes %d+%d, want %d+%d", rp.Offset, rp.Length, offset, length)
+	// The claim first, as SPEC.md §7.4 orders the checks: a proof about
+	// another contract or other bytes is invalid for this claim even when
+	// its own range is out of its memory (TestReferenceAgrees).
+	if rp, ok := p.(*RangeProof); ok && rp != nil {
+		if rp.Leaf.ID != id {
+			return nil, invalid("proof is about contract %s, want %s", rp.Leaf.ID, id)
+		}
+		if rp.Offset != offset || rp.Length != length {
+			return nil, invalid("proof is for bytes %d+%d, want %d+%d", rp.Offset, rp.Length, offset, length)
+		}
 	}
 	r, err := verifyClaim(root, id, KindRange, p)
 	if err != nil {

@@ -183,7 +183,8 @@ func (s *Store) SetHead(root merkle.Hash) error {
 
 // DeleteCommit removes the record of root, in one synced batch with the
 // head move: if root was the head, the head moves to root's parent when that
-// still exists, and is cleared otherwise. Objects are not touched; GC
+// still exists, else to the newest remaining commit (by time), and is
+// cleared (the empty state) only when no commit remains. Objects are not touched; GC
 // reclaims those no other root reaches. Records whose parent is root keep
 // naming it.
 func (s *Store) DeleteCommit(root merkle.Hash) error {
@@ -205,8 +206,23 @@ func (s *Store) DeleteCommit(root merkle.Hash) error {
 		if err != nil {
 			return fmt.Errorf("pagestore: delete commit %s: %w", root, err)
 		}
-		if parentOK && rec.Parent != root {
-			wb.Put([]byte{byte(KindHead)}, encodeHead(rec.Parent))
+		next, found := rec.Parent, parentOK && rec.Parent != root
+		if !found {
+			// The parent is gone too: rather than leave the head at the
+			// empty state beside surviving commits, fall back to the newest
+			// of them (SetHead moves it anywhere else).
+			recs, err := s.Commits()
+			if err != nil {
+				return fmt.Errorf("pagestore: delete commit %s: %w", root, err)
+			}
+			for i := len(recs) - 1; i >= 0 && !found; i-- {
+				if recs[i].Root != root {
+					next, found = recs[i].Root, true
+				}
+			}
+		}
+		if found {
+			wb.Put([]byte{byte(KindHead)}, encodeHead(next))
 		} else {
 			wb.Delete([]byte{byte(KindHead)})
 		}

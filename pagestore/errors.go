@@ -11,24 +11,35 @@ import (
 // conditions matches the sentinel with errors.Is, and carries the operation
 // and the key in its message.
 var (
-	// ErrNotFound: no value is stored under the key.
+	// ErrNotFound is returned when no value is stored under the key.
 	ErrNotFound = errors.New("pagestore: not found")
-	// ErrCorrupt: a stored value does not hash to its key, does not decode,
+	// ErrCorrupt is returned when a stored value does not hash to its key, does not decode,
 	// or the backend reported it damaged. Corrupt values are never returned
 	// as data.
 	ErrCorrupt = errors.New("pagestore: corrupt value")
-	// ErrInvalid: the caller passed something the store refuses to write,
+	// ErrInvalid is returned when the caller passes something the store refuses to write,
 	// such as a value that does not hash to the hash it is staged under.
 	ErrInvalid = errors.New("pagestore: invalid argument")
-	// ErrVersion: the database was written in another format version, or is
+	// ErrVersion is returned when the database was written in another format version, or is
 	// not a pagestore database.
 	ErrVersion = errors.New("pagestore: unsupported format version")
-	// ErrClosed: the store or backend was closed.
+	// ErrClosed is returned after the store or backend was closed.
 	ErrClosed = errors.New("pagestore: closed")
-	// ErrGCPending: a garbage collection was interrupted and could not be
+	// ErrGCPending is returned when a garbage collection was interrupted and could not be
 	// completed at open; commits are refused until GC succeeds, because a
 	// half-swept subtree must never be deduplicated against.
 	ErrGCPending = errors.New("pagestore: interrupted garbage collection not completed")
+	// ErrNoStore is returned when the directory is missing or empty and the open was told
+	// not to create a store there (Options.NoCreate, Options.ReadOnly).
+	ErrNoStore = errors.New("pagestore: no store in directory")
+	// ErrNotStore is returned when the directory holds files but no store; Open refuses to
+	// create one among someone else's files.
+	ErrNotStore = errors.New("pagestore: directory is not a wasmstate store")
+	// ErrLocked is returned when another process holds the store's lock (for longer than
+	// Options.LockWait).
+	ErrLocked = errors.New("pagestore: store is locked by another process")
+	// ErrReadOnly is returned for a write to a store opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("pagestore: store is open read-only")
 )
 
 // NotFoundError names a missing object. It matches ErrNotFound.

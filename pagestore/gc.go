@@ -30,6 +30,22 @@ type GCOptions struct {
 	// hash survives this GC, so compiled-code entries of dead code can go.
 	// When nil, blobs are left alone.
 	DropBlob func(key []byte, codeLive func(code merkle.Hash) bool) bool
+	// Progress, if set, is called from time to time (every 1,024 objects
+	// or so) with how far GC got; it must be quick.
+	Progress func(GCProgress)
+}
+
+// GCProgress is how far a GC got, for progress bars.
+type GCProgress struct {
+	// Phase is "mark" (nothing deleted yet; cancellable) or "sweep".
+	Phase string
+	// Objects is the number of objects marked (mark) or visited (sweep)
+	// so far.
+	Objects int64
+	// Fraction estimates the share of the phase done, from 0 to 1: roots
+	// walked during the mark, the position in the (uniformly hashed)
+	// keyspace of each kind during the sweep.
+	Fraction float64
 }
 
 // sweepBatchOps bounds a sweep batch, so deleting much garbage does not
@@ -159,7 +175,16 @@ func (s *Store) gc(ctx context.Context, o GCOptions) (GCStats, error) {
 		return fmt.Errorf("pagestore: gc: mark from root %s: %w (nothing deleted; run Fsck)", p.Root, p.Err)
 	})
 	w.useCache = true
+	rootsDone := 0
+	if o.Progress != nil {
+		w.tick = func() {
+			if w.n%1024 == 0 {
+				o.Progress(GCProgress{Phase: "mark", Objects: int64(len(w.seen)), Fraction: float64(rootsDone) / float64(len(roots))})
+			}
+		}
+	}
 	for _, r := range roots {
+		rootsDone++
 		if err := w.walk(r); err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return st, fmt.Errorf("pagestore: gc: mark: %w", err)
@@ -207,8 +232,21 @@ func (s *Store) sweep(live map[objKey]struct{}, o GCOptions, st GCStats) (GCStat
 		deleted = deleted[:0]
 		return nil
 	}
-	for _, kind := range objectKinds {
+	var visited int64
+	if o.Progress != nil {
+		o.Progress(GCProgress{Phase: "sweep"})
+	}
+	for ki, kind := range objectKinds {
 		err := s.kv.Iterate([]byte{byte(kind)}, func(key, v []byte) error {
+			if visited++; o.Progress != nil && visited%1024 == 0 {
+				// Keys are hashes, uniform in the keyspace: the position of
+				// this one estimates the share of its kind done.
+				pos := 0.0
+				if len(key) >= 9 {
+					pos = float64(binary.BigEndian.Uint64(key[1:9])) / (1 << 64)
+				}
+				o.Progress(GCProgress{Phase: "sweep", Objects: visited, Fraction: (float64(ki) + pos) / float64(len(objectKinds))})
+			}
 			k, ok := parseKey(key)
 			if ok {
 				if _, ok := live[k]; ok {

@@ -505,3 +505,24 @@ func (s *Store) dropLost(lost []LostCommit, cl *commitLog) error {
 	}
 	return nil
 }
+
+// checkCommitLog is the read-only form of the open-time check: it fails
+// with a *JournalError when the commit log is damaged or lists commits the
+// database lost, and writes nothing.
+func checkCommitLog(dir string, db *LevelDB) error {
+	cl, err := readCommitLog(filepath.Join(dir, CommitLogName))
+	if err != nil || cl == nil {
+		return err
+	}
+	if cl.damaged != "" {
+		return &JournalError{Dir: dir, File: CommitLogName, Damage: cl.damaged}
+	}
+	lost, err := cl.missing(db)
+	if err != nil {
+		return fmt.Errorf("pagestore: check commit log: %w", err)
+	}
+	if len(lost) > 0 {
+		return &JournalError{Dir: dir, Damage: "commit records missing", Lost: lost}
+	}
+	return nil
+}

@@ -81,6 +81,9 @@ func OpenLevelDB(dir string, o *opt.Options) (*LevelDB, error) {
 
 // openError wraps an error of goleveldb's OpenFile.
 func openError(dir string, err error) error {
+	if isLockHeld(err) {
+		return fmt.Errorf("pagestore: open leveldb %s: %w: %v", dir, ErrLocked, err)
+	}
 	if lerrors.IsCorrupted(err) {
 		return fmt.Errorf("pagestore: open leveldb %s: %w: %v%s", dir, ErrCorrupt, err, missingFiles(err))
 	}
@@ -118,6 +121,8 @@ func (l *LevelDB) mapErr(op string, key []byte, err error) error {
 		return fmt.Errorf("pagestore: leveldb: %s %x: %w", op, key, ErrNotFound)
 	case errors.Is(err, leveldb.ErrClosed):
 		return fmt.Errorf("pagestore: leveldb: %s %x: %w", op, key, ErrClosed)
+	case errors.Is(err, leveldb.ErrReadOnly):
+		return fmt.Errorf("pagestore: leveldb: %s %x: %w", op, key, ErrReadOnly)
 	case lerrors.IsCorrupted(err):
 		return fmt.Errorf("pagestore: leveldb: %s %x: %w: %v", op, key, ErrCorrupt, err)
 	}

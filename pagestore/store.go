@@ -70,6 +70,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wasmstate/wasmstate/merkle"
 )
@@ -95,6 +96,17 @@ type Options struct {
 	// Store.JournalReport. Without it Open fails with a *JournalError
 	// naming them (journal.go).
 	RecoverJournal bool
+	// ReadOnly opens an existing store for reading only: the backend takes
+	// a shared lock, so several read-only opens may run at once (but not
+	// beside a writer), and every write fails with ErrReadOnly. An
+	// interrupted GC is not finished (Commit would fail anyway).
+	ReadOnly bool
+	// NoCreate makes Open fail with ErrNoStore rather than create a store
+	// in a missing or empty directory.
+	NoCreate bool
+	// LockWait is how long Open retries while another process holds the
+	// store's lock, before failing with ErrLocked (0: fail at once).
+	LockWait time.Duration
 }
 
 // Stats are counters of a Store's cache.
@@ -136,19 +148,76 @@ type Store struct {
 	// damaged journal lost some (journal.go); nil for custom backends.
 	clog          *commitLog
 	journalReport *JournalReport
+	// readOnly: opened with Options.ReadOnly.
+	readOnly bool
 }
 
-// Open opens (creating if needed) a store in a goleveldb database in dir,
-// with LevelDBOptions.
+// Open opens a store in a goleveldb database in dir, with LevelDBOptions.
+// It creates the store if dir is missing or empty (unless o.NoCreate or
+// o.ReadOnly), and refuses with ErrNotStore a directory that holds files but
+// no database; a database of another program fails with ErrVersion. See
+// Options for read-only opens and waiting for the lock.
 func Open(dir string, o *Options) (*Store, error) {
 	if o == nil {
 		o = &Options{}
 	}
-	db, cl, rep, err := openLevelDBChecked(dir, o)
+	st, err := ProbeDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewStore(db, o)
+	switch st {
+	case DirMissing, DirEmpty:
+		if o.NoCreate || o.ReadOnly {
+			return nil, fmt.Errorf("pagestore: open %s: %w", dir, ErrNoStore)
+		}
+	case DirOther:
+		return nil, fmt.Errorf("pagestore: open %s: %w: it holds files but no store", dir, ErrNotStore)
+	case DirDatabase:
+		if err := checkCurrent(dir); err != nil {
+			return nil, err
+		}
+	}
+	if o.ReadOnly {
+		// A read-only open writes nothing: no journal recovery and no
+		// commit log (journal.go), which only writers keep.
+		lo := LevelDBOptions()
+		lo.ReadOnly = true
+		db, err := openLevelDBWait(dir, lo, o.LockWait)
+		if err != nil {
+			return nil, err
+		}
+		// It still checks, without writing, that no acknowledged commit
+		// was lost: a reader must not be shown a state that silently
+		// lacks them either.
+		if err := checkCommitLog(dir, db); err != nil {
+			db.Close()
+			return nil, err
+		}
+		s, err := newStore(db, o)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+	var db *LevelDB
+	var cl *commitLog
+	var rep *JournalReport
+	deadline := time.Now().Add(o.LockWait)
+	for {
+		db, cl, rep, err = openLevelDBChecked(dir, o)
+		if err == nil || !errors.Is(err, ErrLocked) || !time.Now().Before(deadline) {
+			break
+		}
+		time.Sleep(min(lockRetry, time.Until(deadline)))
+	}
+	if err != nil {
+		if errors.Is(err, ErrLocked) && o.LockWait > 0 {
+			err = fmt.Errorf("%w (waited %v)", err, o.LockWait)
+		}
+		return nil, err
+	}
+	s, err := newStore(db, o)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -167,6 +236,10 @@ func Open(dir string, o *Options) (*Store, error) {
 // store still opens for reading and Fsck, but Commit fails with ErrGCPending
 // until a GC succeeds.
 func NewStore(kv Backend, o *Options) (*Store, error) {
+	return newStore(kv, o)
+}
+
+func newStore(kv Backend, o *Options) (*Store, error) {
 	if kv == nil {
 		return nil, fmt.Errorf("pagestore: new store: %w: nil backend", ErrInvalid)
 	}
@@ -185,8 +258,15 @@ func NewStore(kv Backend, o *Options) (*Store, error) {
 	for h := 0; h <= merkle.MemoryTreeHeight; h++ {
 		s.empty[merkle.EmptyMemory(h)] = h
 	}
+	s.readOnly = o.ReadOnly
 	if err := s.checkVersion(); err != nil {
 		return nil, err
+	}
+	if s.readOnly {
+		if has, err := s.kv.Has([]byte{byte(KindGCMarker)}); err == nil && has {
+			s.gcPending = fmt.Errorf("pagestore: %w: open the store for writing to finish it", ErrGCPending)
+		}
+		return s, nil
 	}
 	if err := s.resumeGC(); err != nil {
 		s.gcPending = err
@@ -211,6 +291,9 @@ func (s *Store) checkVersion() error {
 		}
 		if !empty {
 			return &VersionError{Want: FormatVersion, Reason: "no version record in a non-empty database: not a pagestore"}
+		}
+		if s.readOnly {
+			return fmt.Errorf("pagestore: open: %w: empty database", ErrNoStore)
 		}
 		b := s.kv.NewBatch()
 		b.Put(key, encodeVersion())

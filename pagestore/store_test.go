@@ -470,6 +470,25 @@ func TestHead(t *testing.T) {
 	if err := s.DeleteCommit(r2); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting twice: %v", err)
 	}
+	// With the parent gone but other commits left, the head moves to the
+	// newest of them rather than to the empty state.
+	b = NewBatch()
+	b.SetCommit(CommitRecord{Root: r1, Parent: merkle.EmptyState, Time: 4})
+	if _, err := s.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	b = NewBatch()
+	b.SetCommit(CommitRecord{Root: r2, Parent: merkle.Hash{9}, Time: 5})
+	b.SetHead(r2)
+	if _, err := s.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteCommit(r2); err != nil {
+		t.Fatal(err)
+	}
+	if h, ok, _ := s.Head(); !ok || h != r1 {
+		t.Fatalf("head after deleting it with its parent gone: %s %v, want %s", h, ok, r1)
+	}
 }
 
 func TestCommitRejects(t *testing.T) {

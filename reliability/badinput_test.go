@@ -310,92 +310,110 @@ func TestBadInputCLI(t *testing.T) {
 	jsonGarbage := write("garbage.json", []byte(`{"version":1,"kind":"range","leaf":{}}`))
 	headRoot := strings.TrimSpace(hexHash.FindString(mustRun(t, run, "root")))
 	badDB := write("not-a-dir", []byte("x"))
+	foreignDir := filepath.Join(dir, "foreign")
+	os.Mkdir(foreignDir, 0o755)
+	os.WriteFile(filepath.Join(foreignDir, "notes.txt"), []byte("mine"), 0o644)
 	id63 := strings.Repeat("a", 63)
-	cases := [][]string{
-		{},
-		{"no-such-command"},
-		{"root", "--no-such-flag"},
-		{"call"},
-		{"call", ctr},
-		{"call", id63, "read_value"},
-		{"call", "0x" + id63, "read_value"},
-		{"call", strings.Repeat("zz", 32), "read_value"},
-		{"call", strings.Repeat("ee", 32), "read_value"},
-		{"call", ctr, "no_such_function"},
-		{"call", ctr, "init"},
-		{"call", ctr, "read_value", "--base", strings.Repeat("ab", 32)},
-		{"call", ctr, "read_value", "--base", "xyz"},
-		{"call", ctr, "read_value", "--gas", "0"},
-		{"call", ctr, "read_value", "--gas", "-1"},
-		{"call", ctr, "read_value", "--gas", "abc"},
-		{"call", ctr, "read_value", "--gas", "99999999999999999999999"},
-		{"call", ctr, "add", "--arg", "zz"},
-		{"call", ctr, "add", "--arg", "u64:abc"},
-		{"call", ctr, "add", "--arg", "u64:-1"},
-		{"call", ctr, "add", "--arg", "(u64:1"},
-		{"call", ctr, "add", "--arg", "@/nonexistent/file"},
-		{"call", ctr, "add", "--arg", "@" + bigArg},
-		{"call", ctr, "read_value", "--meta", "novalue"},
-		{"call", ctr, "read_value", "--meta", "=x"},
-		{"call", ctr, "read_value", "--meta", "k="},
-		{"call", ctr, "read_value", "--meta", strings.Repeat("k", 300) + "=01"},
-		{"deploy"},
-		{"deploy", "/nonexistent.wasm"},
-		{"deploy", empty},
-		{"deploy", garbage},
-		{"deploy", notwat},
-		{"deploy", counterWat}, // same id again
-		{"deploy", counterWat, "--nonce", "x"},
-		{"deploy", counterWat, "--owner", "0x" + strings.Repeat("00", 1025), "--nonce", "5"},
-		{"deploy", counterWat, "--id", "abc"},
-		{"prove", ctr},
-		{"prove", ctr, "--page", "-1"},
-		{"prove", ctr, "--page", "1073741824"},
-		{"prove", ctr, "--page", "99999999999999999999"},
-		{"prove", ctr, "--range", "0:0"},
-		{"prove", ctr, "--range", "1:"},
-		{"prove", ctr, "--range", "a:b"},
-		{"prove", ctr, "--range", "0:99999999999"},
-		{"prove", ctr, "--range", "18446744073709551615:2"},
-		{"prove", strings.Repeat("ee", 32), "--page", "0"},
-		{"prove", ctr, "--page", "0", "--root", strings.Repeat("ab", 32)},
-		{"verify", "--root", headRoot, "/nonexistent.proof"},
-		{"verify", "--root", headRoot, empty},
-		{"verify", "--root", headRoot, truncated},
-		{"verify", "--root", headRoot, flippedProof},
-		{"verify", "--root", headRoot, jsonGarbage},
-		{"verify", "--root", "nothex", filepath.Join(dir, "page0.proof")},
-		{"verify", "--root", strings.Repeat("ab", 32), filepath.Join(dir, "page0.proof")},
-		{"verify", "--root", headRoot, filepath.Join(dir, "page0.proof"), "--contract", ctr, "--page", "1"},
-		{"verify", "--root", headRoot, filepath.Join(dir, "page0.proof"), "--contract", strings.Repeat("ee", 32), "--page", "0"},
-		{"inspect", strings.Repeat("ee", 32)},
-		{"inspect", ctr, "--root", "zz"},
-		{"contracts", "--root", strings.Repeat("ab", 32)},
-		{"diff", "head"},
-		{"diff", "head", strings.Repeat("ab", 32)},
-		{"delete", strings.Repeat("ab", 32)},
-		{"delete", "empty"},
-		{"root", "--db", badDB},
-		{"fsck", "--db", badDB},
-		{"commits", "--db", badDB},
+	cases := []cliCase{
+		{2, []string{}},
+		{2, []string{"no-such-command"}},
+		{2, []string{"root", "--no-such-flag"}},
+		{2, []string{"call"}},
+		{2, []string{"call", ctr}},
+		{2, []string{"call", id63, "read_value"}},
+		{2, []string{"call", "0x" + id63, "read_value"}},
+		{2, []string{"call", strings.Repeat("zz", 32), "read_value"}},
+		{2, []string{"call", strings.Repeat("ee", 32), "read_value"}},
+		{2, []string{"call", ctr, "no_such_function"}},
+		{2, []string{"call", ctr, "init"}},
+		{2, []string{"call", ctr, "read_value", "--base", strings.Repeat("ab", 32)}},
+		{2, []string{"call", ctr, "read_value", "--base", "xyz"}},
+		{2, []string{"call", ctr, "read_value", "--gas", "0"}},
+		{2, []string{"call", ctr, "read_value", "--gas", "-1"}},
+		{2, []string{"call", ctr, "read_value", "--gas", "abc"}},
+		{2, []string{"call", ctr, "read_value", "--gas", "99999999999999999999999"}},
+		{2, []string{"call", ctr, "add", "--arg", "zz"}},
+		{2, []string{"call", ctr, "add", "--arg", "u64:abc"}},
+		{2, []string{"call", ctr, "add", "--arg", "u64:-1"}},
+		{2, []string{"call", ctr, "add", "--arg", "(u64:1"}},
+		{2, []string{"call", ctr, "add", "--arg", "@/nonexistent/file"}},
+		{2, []string{"call", ctr, "add", "--arg", "@" + bigArg}},
+		{2, []string{"call", ctr, "read_value", "--meta", "novalue"}},
+		{2, []string{"call", ctr, "read_value", "--meta", "=x"}},
+		{2, []string{"call", ctr, "read_value", "--meta", "k="}},
+		{2, []string{"call", ctr, "read_value", "--meta", strings.Repeat("k", 300) + "=01"}},
+		{2, []string{"deploy"}},
+		{2, []string{"deploy", "/nonexistent.wasm"}},
+		{2, []string{"deploy", empty}},
+		{2, []string{"deploy", garbage}},
+		{2, []string{"deploy", notwat}},
+		{1, []string{"deploy", counterWat}}, // same id again
+		{2, []string{"deploy", counterWat, "--nonce", "x"}},
+		{2, []string{"deploy", counterWat, "--owner", "0x" + strings.Repeat("00", 1025), "--nonce", "5"}},
+		{2, []string{"deploy", counterWat, "--id", "abc"}},
+		{2, []string{"prove", ctr}},
+		{2, []string{"prove", ctr, "--page", "-1"}},
+		{2, []string{"prove", ctr, "--page", "1073741824"}},
+		{2, []string{"prove", ctr, "--page", "99999999999999999999"}},
+		{2, []string{"prove", ctr, "--range", "0:0"}},
+		{2, []string{"prove", ctr, "--range", "1:"}},
+		{2, []string{"prove", ctr, "--range", "a:b"}},
+		{2, []string{"prove", ctr, "--range", "0:99999999999"}},
+		{2, []string{"prove", ctr, "--range", "18446744073709551615:2"}},
+		{2, []string{"prove", strings.Repeat("ee", 32), "--page", "0"}},
+		{2, []string{"prove", ctr, "--page", "0", "--root", strings.Repeat("ab", 32)}},
+		{2, []string{"verify", "--root", headRoot, "/nonexistent.proof"}},
+		{1, []string{"verify", "--root", headRoot, empty}},
+		{1, []string{"verify", "--root", headRoot, truncated}},
+		{1, []string{"verify", "--root", headRoot, flippedProof}},
+		{1, []string{"verify", "--root", headRoot, jsonGarbage}},
+		{2, []string{"verify", "--root", "nothex", filepath.Join(dir, "page0.proof")}},
+		{1, []string{"verify", "--root", strings.Repeat("ab", 32), filepath.Join(dir, "page0.proof")}},
+		{1, []string{"verify", "--root", headRoot, filepath.Join(dir, "page0.proof"), "--contract", ctr, "--page", "1"}},
+		{1, []string{"verify", "--root", headRoot, filepath.Join(dir, "page0.proof"), "--contract", strings.Repeat("ee", 32), "--page", "0"}},
+		{2, []string{"inspect", strings.Repeat("ee", 32)}},
+		{2, []string{"inspect", ctr, "--root", "zz"}},
+		{2, []string{"contracts", "--root", strings.Repeat("ab", 32)}},
+		{2, []string{"diff", "head"}},
+		{2, []string{"diff", "head", strings.Repeat("ab", 32)}},
+		{2, []string{"delete", strings.Repeat("ab", 32)}},
+		{2, []string{"delete", "empty"}},
+		{3, []string{"root", "--db", badDB}},
+		{3, []string{"fsck", "--db", badDB}},
+		{3, []string{"commits", "--db", badDB}},
+		// Issue 12's rows: each was accepted, or gave the wrong code.
+		{3, []string{"root", "--db", foreignDir}},
+		{3, []string{"deploy", counterWat, "--nonce", "9", "--db", foreignDir}},
+		{2, []string{"root", "--db", filepath.Join(dir, "missing-db")}},
+		{2, []string{"call", ctr, "add", "--arg", "u64:1", "--arg", "u64:2"}},
+		{2, []string{"call", ctr, "read_value", "--meta", "k=01", "--meta", "k=02"}},
+		{2, []string{"prove", ctr, "--page", "0", "-o", "/nonexistent-dir/page0.proof"}},
+		{2, []string{"head", "set", strings.Repeat("ab", 32)}},
+		{2, []string{"head", "set", "ffffffff"}},
+		{2, []string{"init"}},
+		{2, []string{"read", ctr, "0"}},
+		{2, []string{"read", ctr, "999999999:8"}},
+		{2, []string{"read", ctr, "0:8", "--as", "u32"}},
+		{2, []string{"read", ctr, "0:8", "--as", "(u64"}},
+		{2, []string{"run", "/nonexistent.block"}},
+		{2, []string{"run", empty}},
+		{2, []string{"commits", "-n", "-1"}},
+		{2, []string{"root", "--wait", "soon"}},
+		{2, []string{"completion", "tcsh"}},
+		{2, []string{"call", ctr, "add", "--json-arg", "5"}},
+		{2, []string{"call", ctr, "add", "--driver", garbage, "--json-arg", "5"}},
+		{2, []string{"head", "set"}},
+		{2, []string{"delete", "0123"}},
 	}
 	var okCases int
-	for _, args := range cases {
-		code, out := run(args...)
-		if strings.Contains(out, "panic:") || strings.Contains(out, "goroutine ") {
-			t.Errorf("statectl %s: Go panic:\n%s", short2(args), out)
-			continue
-		}
-		if code == 0 {
-			t.Errorf("statectl %s: exit 0\n%s", short2(args), out)
-			continue
-		}
-		if code < 1 || code > 3 || strings.TrimSpace(out) == "" {
-			t.Errorf("statectl %s: exit %d, output %q", short2(args), code, out)
+	for _, tc := range cases {
+		code, out := run(tc.args...)
+		if problem := cliVerdict(code, out, tc.want); problem != "" {
+			t.Errorf("statectl %s: %s\n%s", short2(tc.args), problem, out)
 			continue
 		}
 		okCases++
-		t.Logf("exit %d  statectl %-60s %s", code, short2(args), firstLine(out))
+		t.Logf("exit %d  statectl %-60s %s", code, short2(tc.args), firstLine(out))
 	}
 	// A damaged store: exit 3 with the damage named.
 	files, _ := filepath.Glob(filepath.Join(db, "*.log"))
@@ -414,7 +432,62 @@ func TestBadInputCLI(t *testing.T) {
 		okCases++
 		t.Logf("exit %d  statectl %-60s %s", code, short2(args)+" (damaged store)", firstLine(out))
 	}
-	t.Logf("%d malformed statectl invocations, each refused with exit 1-3 and a message", okCases)
+	if ents, _ := os.ReadDir(foreignDir); len(ents) != 1 {
+		t.Errorf("statectl wrote into a directory that is not a store: %v", ents)
+	}
+	t.Logf("%d malformed statectl invocations, each refused with its exit code and a message", okCases)
+}
+
+// TestBadInputCLICatchesPanic shows that cliVerdict fails a run that
+// panicked inside statectl: a build with a nil-map write injected into
+// diff (the -X seam in cmd/statectl/main.go) is caught, although statectl
+// recovers the panic and prints one line.
+func TestBadInputCLICatchesPanic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds statectl")
+	}
+	bin := filepath.Join(t.TempDir(), "statectl")
+	build := exec.Command("go", "build", "-ldflags", "-X main.injectPanic=diff", "-o", bin, "./cmd/statectl")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build statectl: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "diff", "head", strings.Repeat("ab", 32), "--db", t.TempDir())
+	out, _ := cmd.CombinedOutput()
+	code := cmd.ProcessState.ExitCode()
+	if code != 4 || !strings.Contains(string(out), "internal error") {
+		t.Fatalf("injected panic: exit %d, %s", code, out)
+	}
+	if v := cliVerdict(code, string(out), 2); !strings.Contains(v, "internal error") {
+		t.Fatalf("cliVerdict let an internal error pass: %q", v)
+	}
+	t.Logf("injected panic caught: %s", strings.TrimSpace(string(out)))
+}
+
+// cliCase is one bad statectl invocation and the exit code it must give.
+type cliCase struct {
+	want int
+	args []string
+}
+
+// cliVerdict says what is wrong with a run of statectl on bad input, or ""
+// if nothing: it must exit with want (1 failed, 2 bad input, 3 store) and
+// one message, and never with an internal error (exit 4, a recovered
+// panic) or a Go panic.
+func cliVerdict(code int, out string, want int) string {
+	switch {
+	case strings.Contains(out, "panic:") || strings.Contains(out, "goroutine "):
+		return "Go panic"
+	case code == 4 || strings.Contains(out, "internal error"):
+		return fmt.Sprintf("internal error (exit %d): a bug, not a verdict on the input", code)
+	case code == 0:
+		return "exit 0"
+	case code != want:
+		return fmt.Sprintf("exit %d, want %d", code, want)
+	case strings.TrimSpace(out) == "":
+		return "no message"
+	}
+	return ""
 }
 
 func mustRun(t *testing.T, run func(...string) (int, string), args ...string) string {

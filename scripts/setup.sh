@@ -19,6 +19,30 @@ if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 		exit 1
 	fi
 fi
+# The version go.mod names: an older toolchain fails later with a less
+# helpful message (or downloads another toolchain behind the user's back).
+have_go=$(go env GOVERSION | sed -E 's/^go([0-9]+)\.([0-9]+).*/\1 \2/')
+read -r have_major have_minor <<<"$have_go"
+need_major=${need_go%%.*}
+need_minor=${need_go#*.}
+if ! [[ "$have_major" =~ ^[0-9]+$ && "$have_minor" =~ ^[0-9]+$ ]] ||
+	((have_major < need_major || (have_major == need_major && have_minor < need_minor))); then
+	echo "setup: Go $need_go or newer is required, found $(go env GOVERSION) (https://go.dev/dl/)" >&2
+	exit 1
+fi
+if ! grep -q "^go $need_go" go.mod; then
+	echo "setup: go.mod names another Go version than this script ($need_go): update need_go" >&2
+	exit 1
+fi
 go version
 go mod download
+# statectl on PATH: the demo and the walkthrough tell the user to run it.
+go install ./cmd/statectl
+bin=$(go env GOBIN)
+[ -n "$bin" ] || bin="$(go env GOPATH)/bin"
+echo "setup: installed statectl in $bin"
+case ":$PATH:" in
+*":$bin:"*) ;;
+*) echo "setup: add it to your PATH: export PATH=\"$bin:\$PATH\"" ;;
+esac
 echo "setup: ok"

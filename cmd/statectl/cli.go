@@ -10,8 +10,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/wasmstate/wasmstate/codec"
 	"github.com/wasmstate/wasmstate/engine"
@@ -27,9 +32,16 @@ type cli struct {
 	stdout, stderr       io.Writer
 	stdoutTTY, stderrTTY bool
 	getenv               func(string) string
+	// signals, when set, replaces Ctrl-C (tests); onPhase, when set, is
+	// told when gc starts its mark and its sweep, and when it has acted on
+	// a Ctrl-C (tests).
+	signals chan os.Signal
+	onPhase func(phase string)
 
 	db      string
+	wait    time.Duration
 	json    bool
+	quiet   bool
 	verbose bool
 }
 
@@ -94,6 +106,18 @@ func exitCode(err error) int {
 	return exitFail
 }
 
+// interrupts returns a channel that receives Ctrl-C, and a function that
+// gives Ctrl-C back its default (killing the process). Tests set c.signals.
+func (c *cli) interrupts() (<-chan os.Signal, func()) {
+	if c.signals != nil {
+		return c.signals, func() {}
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt)
+	var once sync.Once
+	return ch, func() { once.Do(func() { signal.Stop(ch) }) }
+}
+
 // Flags.
 
 // defaultDB is the store directory when --db is not given.
@@ -112,8 +136,10 @@ func newFlagSet(c *cli, cmd *command) *flag.FlagSet {
 	if cmd.store {
 		fs.StringVar(&c.db, "db", c.defaultDB(), "the store `DIR`; $WASMSTATE_DB if set, else ./wasmstate-db")
 		fs.BoolVar(&c.verbose, "verbose", false, "log the engine's operational messages to stderr")
+		fs.DurationVar(&c.wait, "wait", 0, "wait up to `DURATION` (e.g. 10s) for another process's lock on the store")
 	}
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of text")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress bars or hints on stderr")
 	return fs
 }
 
@@ -152,6 +178,23 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
+// onceFlag is a string flag that may be given at most once: a repeated
+// --arg is a mistake, not an override.
+type onceFlag struct {
+	value string
+	set   bool
+}
+
+func (f *onceFlag) String() string { return f.value }
+
+func (f *onceFlag) Set(s string) error {
+	if f.set {
+		return errors.New("given twice (a call takes one argument: pass a tuple such as (u64:1,u64:2))")
+	}
+	f.value, f.set = s, true
+	return nil
+}
+
 // metaFlag collects repeated --meta KEY=VALUE flags.
 type metaFlag struct {
 	keys []string
@@ -172,9 +215,10 @@ func (m *metaFlag) Set(s string) error {
 	if m.vals == nil {
 		m.vals = map[string][]byte{}
 	}
-	if _, dup := m.vals[k]; !dup {
-		m.keys = append(m.keys, k)
+	if _, dup := m.vals[k]; dup {
+		return fmt.Errorf("key %q given twice", k)
 	}
+	m.keys = append(m.keys, k)
 	m.vals[k] = b
 	return nil
 }
@@ -213,31 +257,6 @@ func parseRootHex(s string) (merkle.Hash, error) {
 		return merkle.EmptyState, nil
 	}
 	return parseHash32("root", s)
-}
-
-// resolveRoot reads a ROOT argument: "head", "empty" or hex. A hex root
-// must be committed in the store.
-func resolveRoot(e *engine.Engine, s string) (merkle.Hash, error) {
-	switch s {
-	case "head", "":
-		return e.Head()
-	case "empty":
-		return merkle.EmptyState, nil
-	}
-	h, err := parseHash32("root", s)
-	if err != nil {
-		return h, err
-	}
-	if h == merkle.EmptyState {
-		return h, nil
-	}
-	if _, err := e.Store().CommitRecord(h); err != nil {
-		if errors.Is(err, pagestore.ErrNotFound) {
-			return h, fmt.Errorf("%w: %s (see statectl commits)", engine.ErrUnknownRoot, h)
-		}
-		return h, err
-	}
-	return h, nil
 }
 
 // parseValue reads a VALUE: "" (no bytes), @FILE, or a codec literal (hex,
@@ -307,11 +326,49 @@ func (c *cli) readInput(name string) ([]byte, error) {
 	return b, nil
 }
 
+// checkOutputDir checks, before any work, that the directory a file is to
+// be written into exists: a mistyped -o is bad input (exit 2).
+func checkOutputDir(name string) error {
+	dir := filepath.Dir(name)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return badInputf("output %s: directory %s: %v", name, dir, errors.Unwrap(err))
+	}
+	if !st.IsDir() {
+		return badInputf("output %s: %s is not a directory", name, dir)
+	}
+	return nil
+}
+
+// outputError classifies a failed write of an output file: a path that
+// cannot be written is bad input (exit 2); anything else (a full disk) a
+// failed operation.
+func outputError(what string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EISDIR) {
+		return badInputf("%s: %v", what, err)
+	}
+	return failf("%s: %v", what, err)
+}
+
 // Store.
+
+// openMode says how a command uses the store.
+type openMode int
+
+const (
+	// readStore opens an existing store read-only (a shared lock: several
+	// readers may run at once).
+	readStore openMode = iota
+	// writeStore opens an existing store for writing.
+	writeStore
+	// createStore opens a store for writing, creating it in a missing or
+	// empty directory.
+	createStore
+)
 
 // openNoArgs parses the common flags of a command that takes no
 // arguments and opens the existing store.
-func (c *cli) openNoArgs(name string, args []string) (*engine.Engine, error) {
+func (c *cli) openNoArgs(name string, args []string, mode openMode) (*engine.Engine, error) {
 	pos, err := c.parse(c.flags(), args)
 	if err != nil {
 		return nil, err
@@ -319,37 +376,58 @@ func (c *cli) openNoArgs(name string, args []string) (*engine.Engine, error) {
 	if len(pos) != 0 {
 		return nil, c.usagef("%s takes no arguments", name)
 	}
-	return c.open(false)
+	return c.open(mode)
 }
 
-// open opens the engine on --db. Unless create is set, the directory must
-// exist already: read-only commands never create a store by accident.
-func (c *cli) open(create bool) (*engine.Engine, error) {
-	if !create {
-		st, err := os.Stat(c.db)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, badInputf("no store at %s (set --db or $WASMSTATE_DB; deploy or demo create one)", c.db)
-		}
-		if err == nil && !st.IsDir() {
-			return nil, badInputf("store %s is not a directory", c.db)
-		}
-	}
+// open opens the engine on --db. Only createStore creates a store, and only
+// in a missing or empty directory; a directory holding anything else is
+// refused, so a mistyped --db never scatters database files among a user's
+// own.
+func (c *cli) open(mode openMode) (*engine.Engine, error) {
 	logger := slog.New(slog.DiscardHandler)
 	if c.verbose {
 		logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	e, err := engine.Open(c.db, engine.Options{Logger: logger})
+	st, err := pagestore.Open(c.db, &pagestore.Options{ReadOnly: mode == readStore, NoCreate: mode != createStore, LockWait: c.wait})
 	if err != nil {
-		msg := err.Error()
-		if strings.Contains(msg, "resource temporarily unavailable") || strings.Contains(msg, "locked") {
-			msg += " (is another statectl or process using the store?)"
-		}
-		return nil, withCode(exitStore, errors.New(msg))
+		return nil, storeOpenError(c.db, err)
+	}
+	e, err := engine.OpenStore(st, engine.Options{Logger: logger})
+	if err != nil {
+		return nil, withCode(exitStore, err)
 	}
 	return e, nil
 }
 
+// storeOpenError explains why --db could not be opened.
+func storeOpenError(dir string, err error) error {
+	switch {
+	case errors.Is(err, pagestore.ErrNoStore):
+		return badInputf("no store at %s (set --db or $WASMSTATE_DB; init, deploy or demo create one)", dir)
+	case errors.Is(err, pagestore.ErrNotStore):
+		if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
+			return withCode(exitStore, fmt.Errorf("%s is a file, not a store directory", dir))
+		}
+		return withCode(exitStore, fmt.Errorf("%s is not a wasmstate store (it is not an empty directory): refusing to use it; "+
+			"init, deploy and demo create a store only in a missing or empty directory", dir))
+	case errors.Is(err, pagestore.ErrVersion):
+		return withCode(exitStore, fmt.Errorf("%s is not a wasmstate store of this version: refusing to use it (%v)", dir, err))
+	case errors.Is(err, pagestore.ErrLocked):
+		return withCode(exitStore, fmt.Errorf("%v (another process is using the store; --wait 10s waits for it)", err))
+	}
+	return withCode(exitStore, err)
+}
+
 // Output.
+
+// compactJSON renders v on one line.
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
 
 func (c *cli) printf(format string, args ...any) { fmt.Fprintf(c.stdout, format, args...) }
 

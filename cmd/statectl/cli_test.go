@@ -70,14 +70,14 @@ func TestPanicIsOneLine(t *testing.T) {
 	var se bytes.Buffer
 	c := &cli{stdin: strings.NewReader(""), stdout: panicWriter{}, stderr: &se, getenv: func(string) string { return "" }}
 	code := run([]string{"--help"}, c)
-	if code != exitFail || se.String() != "statectl: internal error: boom | second line\n" {
+	if code != exitInternal || se.String() != "statectl: internal error (a bug in statectl, please report it): boom | second line\n" {
 		t.Errorf("exit %d, stderr %q", code, se.String())
 	}
 	se.Reset()
 	proof := filepath.Join(t.TempDir(), "p")
 	os.WriteFile(proof, []byte{1, 2, 3}, 0o644)
 	code = run([]string{"verify", "--root", strings.Repeat("00", 32), proof, "--json"}, c)
-	if code != exitFail || !strings.HasPrefix(se.String(), "statectl: verify: internal error: boom") || strings.Count(se.String(), "\n") != 1 {
+	if code != exitInternal || !strings.HasPrefix(se.String(), "statectl: verify: internal error (a bug in statectl, please report it): boom") || strings.Count(se.String(), "\n") != 1 {
 		t.Errorf("exit %d, stderr %q", code, se.String())
 	}
 }
@@ -203,5 +203,33 @@ func TestProgressBar(t *testing.T) {
 	}
 	if got := renderBar("x", 0, 0, 0); !strings.Contains(got, "====") {
 		t.Errorf("indeterminate bar: %q", got)
+	}
+}
+
+// Bars show the rate and, once measurable, the time left; gc's bar is
+// drawn from the share done; --quiet draws nothing.
+func TestProgressRateAndETA(t *testing.T) {
+	if got := rateETA(1000, 0.25, 2*time.Second); got != "2.0s 500/s ETA 6s" {
+		t.Errorf("rateETA: %q", got)
+	}
+	if got := rateETA(10, 0.005, 2*time.Second); strings.Contains(got, "ETA") {
+		t.Errorf("ETA from too little progress: %q", got)
+	}
+	if got := renderBar("fsck", 50, 200, 10*time.Second); !strings.Contains(got, " 25% 50/200 10.0s 5/s ETA 30s") {
+		t.Errorf("fsck bar: %q", got)
+	}
+	var buf bytes.Buffer
+	p := &progressBar{w: &buf, on: true, label: "gc", start: time.Now().Add(-4 * time.Second)}
+	p.fraction("gc sweep", 4000, 0.5)
+	if !strings.Contains(buf.String(), "gc sweep [###############---------------]  50% 4000 objects") || !strings.Contains(buf.String(), "ETA 4s") {
+		t.Errorf("gc bar: %q", buf.String())
+	}
+	buf.Reset()
+	c := &cli{stderr: &buf, stderrTTY: true, quiet: true}
+	q := c.progress("gc")
+	q.fraction("gc mark", 1, 0.5)
+	q.update(1, 2)
+	if buf.Len() != 0 {
+		t.Errorf("--quiet drew %q", buf.String())
 	}
 }

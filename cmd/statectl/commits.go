@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"time"
 
 	"github.com/wasmstate/wasmstate/merkle"
@@ -8,16 +9,18 @@ import (
 
 var commitsCmd = &command{
 	name:     "commits",
-	synopsis: "[--db DIR] [--json]",
+	synopsis: "[-n N] [--reverse] [--db DIR] [--json]",
 	summary:  "list the commits: root, parent, time, changed contracts",
 	store:    true,
-	help: `Lists every commit record, oldest first: its root, the root it was derived
-from (its parent, which may since have been deleted), when it was made and
-the contracts whose leaves it changed. The head is marked.
+	help: `Lists the commit records, newest first: each one's root, the root it was
+derived from (its parent, which may since have been deleted), when it was
+made and the contracts whose leaves it changed. The head is marked. -n N
+shows the newest N only; --reverse lists oldest first.
 
 Examples:
   statectl commits
-  statectl commits --json`,
+  statectl commits -n 5
+  statectl commits --reverse --json`,
 	run: runCommits,
 }
 
@@ -32,7 +35,20 @@ type commitJSON struct {
 }
 
 func runCommits(c *cli, args []string) error {
-	e, err := c.openNoArgs("commits", args)
+	fs := c.flags()
+	limit := fs.Int("n", 0, "show the newest `N` commits only (0: all)")
+	reverse := fs.Bool("reverse", false, "oldest first")
+	pos, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return c.usagef("commits takes no arguments")
+	}
+	if *limit < 0 {
+		return c.usagef("-n %d: want 0 or more", *limit)
+	}
+	e, err := c.open(readStore)
 	if err != nil {
 		return err
 	}
@@ -48,6 +64,13 @@ func runCommits(c *cli, args []string) error {
 	known := map[merkle.Hash]bool{merkle.EmptyState: true}
 	for _, r := range recs {
 		known[r.Root] = true
+	}
+	slices.Reverse(recs) // newest first
+	if *limit > 0 && len(recs) > *limit {
+		recs = recs[:*limit]
+	}
+	if *reverse {
+		slices.Reverse(recs)
 	}
 	out := []commitJSON{}
 	for _, r := range recs {

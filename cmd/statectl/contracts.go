@@ -41,7 +41,7 @@ func runContracts(c *cli, args []string) error {
 	if len(pos) != 0 {
 		return c.usagef("contracts takes no arguments")
 	}
-	e, err := c.open(false)
+	e, err := c.open(readStore)
 	if err != nil {
 		return err
 	}

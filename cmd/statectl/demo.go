@@ -110,7 +110,7 @@ func runDemo(c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("compile the built-in demo contract: %w", err)
 	}
-	e, err := c.open(true)
+	e, err := c.open(createStore)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -83,7 +84,7 @@ func runDeploy(c *cli, args []string) error {
 		return err
 	}
 
-	e, err := c.open(true)
+	e, err := c.open(createStore)
 	if err != nil {
 		return err
 	}
@@ -109,13 +110,13 @@ func runDeploy(c *cli, args []string) error {
 		return err
 	}
 	out := deployJSON{Contract: id.String(), Root: root.String(), Base: base.String(),
-		CodeHash: merkle.HashCode(code).String(), CodeSize: len(code), Owner: hexOrEmpty(opts.Owner)}
+		CodeHash: merkle.HashCode(code).String(), CodeSize: len(code), Owner: hex.EncodeToString(opts.Owner)}
 	if c.json {
 		return c.writeJSON(out)
 	}
 	c.printf("contract  %s\n", out.Contract)
 	c.printf("code      %s (%d bytes)\n", out.CodeHash, out.CodeSize)
-	c.printf("owner     %s\n", out.Owner)
+	c.printf("owner     %s\n", hexOrEmpty(opts.Owner))
 	c.printf("base      %s\n", rootLabel(base))
 	c.printf("root      %s (new head)\n", out.Root)
 	return nil

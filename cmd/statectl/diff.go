@@ -1,6 +1,11 @@
 package main
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/wasmstate/wasmstate/engine"
+	"github.com/wasmstate/wasmstate/merkle"
+)
 
 var diffCmd = &command{
 	name:     "diff",
@@ -36,13 +41,11 @@ func runDiff(c *cli, args []string) error {
 		return c.usagef("want ROOT_A ROOT_B, got %d arguments", len(pos))
 	}
 	for _, p := range pos {
-		if p != "head" && p != "empty" {
-			if _, err := parseHash32("root", p); err != nil {
-				return err
-			}
+		if err := checkRootSyntax(p); err != nil {
+			return err
 		}
 	}
-	e, err := c.open(false)
+	e, err := c.open(readStore)
 	if err != nil {
 		return err
 	}
@@ -55,9 +58,23 @@ func runDiff(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	diffs, err := e.Diff(a, b)
+	diffs, out, err := diffRoots(e, a, b)
 	if err != nil {
 		return err
+	}
+	if c.json {
+		return c.writeJSON(map[string]any{"from": a.String(), "to": b.String(), "contracts": out})
+	}
+	renderDiff(c, a, b, diffs, out)
+	return nil
+}
+
+// diffRoots compares two roots and describes each changed contract,
+// naming the leaf fields that differ.
+func diffRoots(e *engine.Engine, a, b merkle.Hash) ([]engine.ContractDiff, []diffJSON, error) {
+	diffs, err := e.Diff(a, b)
+	if err != nil {
+		return nil, nil, err
 	}
 	out := []diffJSON{}
 	for _, d := range diffs {
@@ -85,13 +102,15 @@ func runDiff(c *cli, args []string) error {
 		}
 		out = append(out, j)
 	}
-	if c.json {
-		return c.writeJSON(map[string]any{"from": a.String(), "to": b.String(), "contracts": out})
-	}
+	return diffs, out, nil
+}
+
+// renderDiff prints a diff as text.
+func renderDiff(c *cli, a, b merkle.Hash, diffs []engine.ContractDiff, out []diffJSON) {
 	c.printf("from %s\nto   %s\n", rootLabel(a), rootLabel(b))
 	if len(out) == 0 {
 		c.printf("no differences\n")
-		return nil
+		return
 	}
 	for i, j := range out {
 		d := diffs[i]
@@ -110,5 +129,4 @@ func runDiff(c *cli, args []string) error {
 			}
 		}
 	}
-	return nil
 }

@@ -197,7 +197,7 @@ func TestEndToEnd(t *testing.T) {
 		Head    string       `json:"head"`
 		Commits []commitJSON `json:"commits"`
 	}
-	okJSON(t, db, &commits, "commits")
+	okJSON(t, db, &commits, "commits", "--reverse")
 	if len(commits.Commits) != 3 || commits.Head != r2 || commits.Commits[2].Root != r2 || commits.Commits[2].Parent != r1 ||
 		!commits.Commits[2].Head || !slices.Equal(commits.Commits[2].Changed, []string{id}) {
 		t.Errorf("commits: %+v", commits)
@@ -317,12 +317,29 @@ func TestBadInput(t *testing.T) {
 		{"prove two modes", db, []string{"prove", id, "--page", "0", "--leaf"}, exitUsage, "exactly one of"},
 		{"page out of range", db, []string{"prove", id, "--page", "32", "-o", filepath.Join(tmp, "x")}, exitUsage, "out of range"},
 		{"no store", filepath.Join(tmp, "nostore"), []string{"root"}, exitUsage, "no store at"},
-		{"store is a file", garbage, []string{"commits"}, exitUsage, "not a directory"},
+		{"store is a file", garbage, []string{"commits"}, exitStore, "is a file, not a store directory"},
+		{"store dir holds other files (read)", tmp, []string{"root"}, exitStore, "not a wasmstate store"},
+		{"store dir holds other files (deploy)", tmp, []string{"deploy", counterWAT}, exitStore, "not a wasmstate store"},
+		{"store dir holds other files (init)", tmp, []string{"init"}, exitStore, "not a wasmstate store"},
+		{"init on a store", db, []string{"init"}, exitUsage, "already holds a store"},
+		{"--arg twice", db, []string{"call", id, "add", "--arg", "u64:1", "--arg", "u64:2"}, exitUsage, "given twice"},
+		{"--meta key twice", db, []string{"call", id, "read_value", "--meta", "k=01", "--meta", "k=02"}, exitUsage, "given twice"},
+		{"delete empty", db, []string{"delete", "empty"}, exitUsage, "no commit record"},
+		{"prove -o into a missing dir", db, []string{"prove", id, "--page", "0", "-o", filepath.Join(missing, "f")}, exitUsage, "no such file"},
+		{"head set unknown", db, []string{"head", "set", unknown}, exitUsage, "unknown root"},
+		{"head without set", db, []string{"head", root}, exitUsage, "head set ROOT"},
+		{"root prefix too short", db, []string{"inspect", id, "--root", root[:7]}, exitUsage, "want 64 hex digits"},
+		{"no root with prefix", db, []string{"inspect", id, "--root", "ffffffff"}, exitUsage, "no commit's root starts with ffffffff"},
+		{"no contract with prefix", db, []string{"inspect", "ffffffff"}, exitUsage, "no known contract id starts with"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			wantError(t, sc(t, tc.db, tc.args...), tc.code, tc.contains)
 		})
+	}
+	// A refused directory is left as it was.
+	if ents, _ := os.ReadDir(tmp); slices.ContainsFunc(ents, func(e os.DirEntry) bool { return e.Name() == "CURRENT" || e.Name() == "LOCK" }) {
+		t.Errorf("statectl wrote a database into a directory of other files: %v", ents)
 	}
 	// Nothing above created the store it was pointed at.
 	if _, err := os.Stat(filepath.Join(tmp, "nostore")); !os.IsNotExist(err) {

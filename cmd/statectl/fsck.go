@@ -32,7 +32,7 @@ type problemJSON struct {
 }
 
 func runFsck(c *cli, args []string) error {
-	e, err := c.openNoArgs("fsck", args)
+	e, err := c.openNoArgs("fsck", args, readStore)
 	if err != nil {
 		return err
 	}

@@ -2,21 +2,27 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/signal"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/wasmstate/wasmstate/pagestore"
 )
 
 var gcCmd = &command{
 	name:     "gc",
-	synopsis: "[--db DIR] [--json]",
+	synopsis: "[--db DIR] [--json] [--quiet]",
 	summary:  "reclaim objects no commit reaches",
 	store:    true,
 	help: `Garbage-collects the store: marks everything reachable from every commit
 record and the head, then deletes every page, node, code, owner and globals
-value left unmarked. An interrupted sweep is finished at the next open.
-On a terminal, stderr shows a progress bar (the store reports no progress
-during GC, so the bar shows activity and elapsed time); piped, it shows
-none.
+value left unmarked. On a terminal, stderr shows the phase, the share done,
+the objects per second and the time left (--quiet: nothing).
+
+Ctrl-C during the mark stops gc with nothing deleted. During the sweep the
+first Ctrl-C says the sweep is finishing and lets it finish; a second one
+kills statectl at once, which is safe too: the next open of the store
+finishes the sweep before anything else.
 
 Examples:
   statectl delete $OLD && statectl gc
@@ -25,17 +31,53 @@ Examples:
 }
 
 func runGC(c *cli, args []string) error {
-	e, err := c.openNoArgs("gc", args)
+	e, err := c.openNoArgs("gc", args, writeStore)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	bar := c.progress("gc")
-	bar.spin()
-	st, err := e.GC(ctx)
+	var sweeping atomic.Bool
+	sigs, stopSignals := c.interrupts()
+	defer stopSignals()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		// The next Ctrl-C gets Go's default: the process dies (safe, see
+		// help).
+		stopSignals()
+		bar.finish()
+		// During the mark, gc stops at once and says so (its error);
+		// a sweep cannot stop halfway, so say why nothing happens yet.
+		if sweeping.Load() {
+			fmt.Fprintf(c.stderr, "statectl: gc: interrupted during the sweep: finishing it (Ctrl-C again to kill statectl; the next open finishes the sweep)\n")
+		}
+		cancel()
+		if c.onPhase != nil {
+			c.onPhase("interrupted")
+		}
+	}()
+	if c.onPhase != nil {
+		c.onPhase("mark")
+	}
+	// The CLI has no open session, so nothing is pinned: this is e.GC.
+	st, err := e.Store().GCWithOptions(ctx, pagestore.GCOptions{Progress: func(p pagestore.GCProgress) {
+		if sweeping.Swap(p.Phase == "sweep") != (p.Phase == "sweep") && c.onPhase != nil {
+			c.onPhase(p.Phase)
+		}
+		bar.fraction("gc "+p.Phase, p.Objects, p.Fraction)
+	}})
 	bar.finish()
+	if errors.Is(err, context.Canceled) {
+		return failf("interrupted during the mark: nothing was deleted")
+	}
 	if err != nil {
 		return err
 	}

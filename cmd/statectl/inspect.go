@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
 var inspectCmd = &command{
 	name:     "inspect",
 	synopsis: "CONTRACT [--root ROOT] [--db DIR] [--json]",
-	summary:  "describe a contract: code, owner, memory, pages, globals",
+	summary:  "describe a contract: code, owner, memory, pages, globals, exports",
 	store:    true,
 	help: `Describes CONTRACT under --root (default: the head): its code hash and
 size, its owner, its memory (kind, length, root) and which of its 4 KiB
@@ -31,6 +32,7 @@ type inspectJSON struct {
 	Owner    string   `json:"owner"`
 	Pages    []uint64 `json:"pages"`
 	Globals  []uint64 `json:"globals"`
+	Exports  []string `json:"exports"`
 }
 
 func runInspect(c *cli, args []string) error {
@@ -43,25 +45,20 @@ func runInspect(c *cli, args []string) error {
 	if len(pos) != 1 {
 		return c.usagef("want one CONTRACT argument, got %d", len(pos))
 	}
-	id, err := parseContract(pos[0])
-	if err != nil {
-		return err
-	}
-	e, err := c.open(false)
+	e, id, root, err := c.openContractAt(pos[0], *rootFlag)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	root, err := resolveRoot(e, *rootFlag)
-	if err != nil {
-		return err
-	}
 	info, err := e.Inspect(root, id)
 	if err != nil {
 		return err
 	}
 	out := inspectJSON{Root: root.String(), Leaf: leafToJSON(info.Leaf), CodeSize: len(info.Code),
-		Owner: hex.EncodeToString(info.Owner), Pages: []uint64{}, Globals: info.Globals}
+		Owner: hex.EncodeToString(info.Owner), Pages: []uint64{}, Globals: info.Globals, Exports: info.Exports}
+	if out.Exports == nil {
+		out.Exports = []string{}
+	}
 	if out.Globals == nil {
 		out.Globals = []uint64{}
 	}
@@ -91,6 +88,7 @@ func runInspect(c *cli, args []string) error {
 		gs = []string{"none"}
 	}
 	c.printf("globals      %s (hash %s)\n", strings.Join(gs, ", "), l.GlobalsHash)
+	c.printf("exports      %s\n", strings.TrimPrefix(engine.ExportsHint(info.Exports), "exports: "))
 	c.printf("leaf hash    %s\n", l.Hash())
 	return nil
 }

@@ -4,7 +4,7 @@
 // Run `statectl --help` for the commands, `statectl CMD --help` for one of
 // them, and `statectl demo` for a guided tour. Exit codes: 0 success, 1 the
 // operation failed (a call, a verification), 2 usage or bad input, 3 store
-// error or corruption.
+// error or corruption, 4 internal error (a bug in statectl).
 package main
 
 import (
@@ -22,7 +22,15 @@ const (
 	exitFail  = 1 // the operation failed: a call failed, a proof did not verify, ...
 	exitUsage = 2 // usage error or bad input: unknown flag, malformed hex, missing file, unknown root
 	exitStore = 3 // the store cannot be opened or is corrupt; fsck found problems
+	// exitInternal: statectl itself failed (a panic it recovered): a bug,
+	// never a verdict about the input, so scripts and tests can tell.
+	exitInternal = 4
 )
+
+// injectPanic names a command that panics when it starts. It is empty in
+// every build but the one reliability/badinput_test.go makes (with
+// -ldflags -X) to prove that its check catches an internal error.
+var injectPanic string
 
 func main() {
 	os.Exit(run(os.Args[1:], newCLI()))
@@ -52,8 +60,28 @@ type command struct {
 
 // commands lists the subcommands in the order --help shows them.
 func commands() []*command {
-	return []*command{demoCmd, deployCmd, callCmd, rootCmd, commitsCmd, contractsCmd, inspectCmd,
-		proveCmd, verifyCmd, diffCmd, deleteCmd, gcCmd, fsckCmd, recoverCmd}
+	return []*command{
+		demoCmd,
+		initCmd,
+		deployCmd,
+		callCmd,
+		runBlockCmd,
+		rootCmd,
+		commitsCmd,
+		contractsCmd,
+		inspectCmd,
+		readCmd,
+		proveCmd,
+		verifyCmd,
+		diffCmd,
+		deleteCmd,
+		headCmd,
+		gcCmd,
+		fsckCmd,
+		recoverCmd,
+		versionCmd,
+		completionCmd,
+	}
 }
 
 func lookup(name string) *command {
@@ -75,20 +103,25 @@ Usage:
 Commands:
 %s
 Every store command takes --db DIR: the store directory, by default
-$WASMSTATE_DB if set, else ./wasmstate-db. Every command that prints data
-takes --json. Flags may come before or after the arguments; a ROOT is 64 hex
-digits (optionally 0x-prefixed), "head" or "empty"; a CONTRACT is a 64-hex-digit
-contract id. A VALUE (call arguments, metadata, owners) is hex ("0a0b",
+$WASMSTATE_DB if set, else ./wasmstate-db; only init, deploy, run and demo
+create a store, and only in a missing or empty directory. Store commands also
+take --wait DURATION (wait for another process's lock) and --quiet. Every
+command that prints data takes --json. Flags may come before or after the
+arguments; a ROOT is 64 hex digits (optionally 0x-prefixed), a unique prefix
+of at least 8 of a commit's root, "head" or "empty"; a CONTRACT is a contract
+id or a unique prefix of at least 8 of one. A VALUE (call arguments, metadata, owners) is hex ("0a0b",
 "0x0a0b"), @FILE for a file's bytes, or a typed literal: u64:42, i32:-1,
 bool:true, id:<64 hex>, hex:, or a tuple such as (u64:1,id:<64 hex>).
 
 Exit codes:
   0  success
   1  the operation failed: a contract call failed, a proof did not verify
+     (whether malformed, invalid or out of range)
   2  usage error or bad input: unknown flag, malformed hex or value, missing
      file, unknown root or contract, invalid module
-  3  store error: the store cannot be opened, is locked or corrupt; fsck found
-     problems
+  3  store error: the store cannot be opened, is locked, corrupt or not a
+     wasmstate store; fsck found problems
+  4  internal error: a bug in statectl (please report it)
 
 Examples:
   statectl demo
@@ -101,7 +134,7 @@ Examples:
 func toolUsage() string {
 	var b strings.Builder
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	return fmt.Sprintf(toolHelp, b.String())
 }
@@ -116,8 +149,8 @@ func run(args []string, c *cli) (code int) {
 			if name != "" {
 				prefix += name + ": "
 			}
-			fmt.Fprintf(c.stderr, "%sinternal error: %s\n", prefix, oneLine(fmt.Sprint(p)))
-			code = exitFail
+			fmt.Fprintf(c.stderr, "%sinternal error (a bug in statectl, please report it): %s\n", prefix, oneLine(fmt.Sprint(p)))
+			code = exitInternal
 		}
 	}()
 	if len(args) == 0 {
@@ -125,6 +158,8 @@ func run(args []string, c *cli) (code int) {
 		return exitUsage
 	}
 	switch args[0] {
+	case "--version", "-version":
+		args = append([]string{"version"}, args[1:]...)
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 && args[0] == "help" {
 			if cmd := lookup(args[1]); cmd != nil {
@@ -144,6 +179,10 @@ func run(args []string, c *cli) (code int) {
 	}
 	name = cmd.name
 	c.cmd = cmd
+	if injectPanic == cmd.name {
+		var m map[string]int
+		m["injected"]++ // a nil-map write: the panic the seam exists for
+	}
 	err := cmd.run(c, args[1:])
 	if err == nil || errors.Is(err, errHelpShown) {
 		return exitOK
@@ -193,7 +232,7 @@ func commandHelp(cmd *command, fs *flag.FlagSet) string {
 			fmt.Fprintf(&b, "%s\n%-23s %s%s\n", head, "", usage, def)
 		}
 	})
-	b.WriteString("\nExit codes: 0 ok, 1 operation failed, 2 usage or bad input, 3 store error.\n")
+	b.WriteString("\nExit codes: 0 ok, 1 operation failed, 2 usage or bad input, 3 store error, 4 internal error.\n")
 	if cmd.store {
 		b.WriteString("The store is --db, else $WASMSTATE_DB, else ./wasmstate-db.\n")
 	}

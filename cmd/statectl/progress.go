@@ -28,7 +28,7 @@ const barWidth = 30
 // progress returns a bar labelled label, drawn only if stderr is a
 // terminal.
 func (c *cli) progress(label string) *progressBar {
-	return &progressBar{w: c.stderr, on: c.stderrTTY, label: label, start: time.Now()}
+	return &progressBar{w: c.stderr, on: c.stderrTTY && !c.quiet, label: label, start: time.Now()}
 }
 
 // update draws done of total, at most ten times a second.
@@ -46,8 +46,8 @@ func (p *progressBar) update(done, total int) {
 	fmt.Fprint(p.w, "\r"+renderBar(p.label, done, total, now.Sub(p.start))+"\x1b[K")
 }
 
-// renderBar renders a determinate bar, or an indeterminate one when total
-// is not positive.
+// renderBar renders a determinate bar with rate and ETA, or an
+// indeterminate one when total is not positive.
 func renderBar(label string, done, total int, elapsed time.Duration) string {
 	secs := fmt.Sprintf("%.1fs", elapsed.Seconds())
 	if total <= 0 {
@@ -60,9 +60,46 @@ func renderBar(label string, done, total int, elapsed time.Duration) string {
 		return fmt.Sprintf("%s [%s] %s", label, bar, secs)
 	}
 	done = min(done, total)
-	filled := done * barWidth / total
-	bar := strings.Repeat("#", filled) + strings.Repeat("-", barWidth-filled)
-	return fmt.Sprintf("%s [%s] %3d%% %d/%d %s", label, bar, done*100/total, done, total, secs)
+	frac := float64(done) / float64(total)
+	return fmt.Sprintf("%s %s %d/%d %s", label, fracBar(frac), done, total, rateETA(int64(done), frac, elapsed))
+}
+
+// fracBar draws a bar filled to frac, with the percentage.
+func fracBar(frac float64) string {
+	frac = max(0, min(frac, 1))
+	filled := int(frac * barWidth)
+	return fmt.Sprintf("[%s%s] %3d%%", strings.Repeat("#", filled), strings.Repeat("-", barWidth-filled), int(frac*100))
+}
+
+// rateETA renders the rate of objects per second and, once the fraction
+// done is measurable, the time left at the average pace so far.
+func rateETA(objects int64, frac float64, elapsed time.Duration) string {
+	s := elapsed.Seconds()
+	out := fmt.Sprintf("%.1fs", s)
+	if s > 0 {
+		out += fmt.Sprintf(" %.0f/s", float64(objects)/s)
+	}
+	if frac > 0.01 && frac < 1 && s > 0.5 {
+		left := time.Duration(float64(elapsed) * (1 - frac) / frac)
+		out += " ETA " + left.Round(time.Second).String()
+	}
+	return out
+}
+
+// fraction draws a bar for work that knows its share done but not its
+// total (gc), with the objects counted so far.
+func (p *progressBar) fraction(label string, objects int64, frac float64) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if p.drawn && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last, p.drawn = now, true
+	fmt.Fprintf(p.w, "\r%s %s %d objects %s\x1b[K", label, fracBar(frac), objects, rateETA(objects, frac, now.Sub(p.start)))
 }
 
 // spin animates an indeterminate bar until finish, for work that reports

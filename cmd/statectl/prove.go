@@ -74,10 +74,6 @@ func runProve(c *cli, args []string) error {
 	if modes != 1 {
 		return c.usagef("want exactly one of --page, --range, --absent and --leaf")
 	}
-	id, err := parseContract(pos[0])
-	if err != nil {
-		return err
-	}
 	var offset, length uint64
 	switch {
 	case isSet(fs, "page"):
@@ -98,47 +94,28 @@ func runProve(c *cli, args []string) error {
 		return c.usagef("refusing to write a binary proof to a terminal: use -o FILE, redirect stdout, or --json")
 	}
 
-	e, err := c.open(false)
+	if *outFile != "" {
+		if err := checkOutputDir(*outFile); err != nil {
+			return err
+		}
+	}
+	e, id, root, err := c.openContractAt(pos[0], *rootFlag)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	root, err := resolveRoot(e, *rootFlag)
+	mode := "range"
+	switch {
+	case *absent:
+		mode = "absent"
+	case *leaf:
+		mode = "leaf"
+	case isSet(fs, "page"):
+		mode = "page"
+	}
+	proof, what, err := makeProof(e, root, id, mode, offset, length)
 	if err != nil {
 		return err
-	}
-	var proof merkle.Proof
-	what := ""
-	switch {
-	case *absent || *leaf:
-		p, err := e.ProveContract(root, id)
-		if err != nil {
-			return err
-		}
-		if *leaf && p.Kind() != merkle.KindContract {
-			return fmt.Errorf("%w: %s under root %s", engine.ErrNoContract, id, root)
-		}
-		if *absent && p.Kind() != merkle.KindAbsence {
-			return failf("contract %s exists under root %s: its absence cannot be proven (try --leaf)", id, root)
-		}
-		proof = p
-		what = "absence of " + id.String()
-		if *leaf {
-			what = "leaf of " + id.String()
-		}
-	default:
-		p, err := e.ProveRange(root, id, offset, length)
-		if errors.Is(err, merkle.ErrOutOfRange) {
-			return withCode(exitUsage, err)
-		}
-		if err != nil {
-			return err
-		}
-		proof = p
-		what = fmt.Sprintf("bytes %d+%d of %s", offset, length, id)
-		if isSet(fs, "page") {
-			what = fmt.Sprintf("page %d (%s)", offset/merkle.PageSize, what)
-		}
 	}
 
 	var data []byte
@@ -158,7 +135,7 @@ func runProve(c *cli, args []string) error {
 		return err
 	}
 	if err := os.WriteFile(*outFile, data, 0o644); err != nil {
-		return failf("write proof: %v", err)
+		return outputError("write proof", err)
 	}
 	if c.json {
 		sum := proveSummaryJSON{File: *outFile, Bytes: len(data), Encoding: encoding, Kind: proof.Kind().String(),
@@ -170,4 +147,44 @@ func runProve(c *cli, args []string) error {
 	}
 	c.printf("wrote %d-byte %s %s proof to %s: %s under root %s\n", len(data), encoding, proof.Kind(), *outFile, what, root)
 	return nil
+}
+
+// makeProof builds the proof prove was asked for (mode "page", "range",
+// "absent" or "leaf") and describes it in words.
+func makeProof(e *engine.Engine, root merkle.Hash, id merkle.ContractID, mode string, offset, length uint64) (merkle.Proof, string, error) {
+	var proof merkle.Proof
+	what := ""
+	absent, leaf := mode == "absent", mode == "leaf"
+	switch {
+	case absent || leaf:
+		p, err := e.ProveContract(root, id)
+		if err != nil {
+			return nil, "", err
+		}
+		if leaf && p.Kind() != merkle.KindContract {
+			return nil, "", fmt.Errorf("%w: %s under root %s", engine.ErrNoContract, id, root)
+		}
+		if absent && p.Kind() != merkle.KindAbsence {
+			return nil, "", failf("contract %s exists under root %s: its absence cannot be proven (try --leaf)", id, root)
+		}
+		proof = p
+		what = "absence of " + id.String()
+		if leaf {
+			what = "leaf of " + id.String()
+		}
+	default:
+		p, err := e.ProveRange(root, id, offset, length)
+		if errors.Is(err, merkle.ErrOutOfRange) {
+			return nil, "", withCode(exitUsage, err)
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		proof = p
+		what = fmt.Sprintf("bytes %d+%d of %s", offset, length, id)
+		if mode == "page" {
+			what = fmt.Sprintf("page %d (%s)", offset/merkle.PageSize, what)
+		}
+	}
+	return proof, what, nil
 }

@@ -19,7 +19,7 @@ Examples:
 }
 
 func runRoot(c *cli, args []string) error {
-	e, err := c.openNoArgs("root", args)
+	e, err := c.openNoArgs("root", args, readStore)
 	if err != nil {
 		return err
 	}

@@ -53,101 +53,133 @@ type verifyJSON struct {
 	Data         string    `json:"data,omitempty"`
 }
 
+// verifyClaim is what verify is asked: a proof, a trusted root and
+// optionally a claim about a contract.
+type verifyClaim struct {
+	root     merkle.Hash
+	id       merkle.ContractID
+	kind     string // "", "page", "range", "absent" or "leaf"
+	index    uint64 // page
+	offset   uint64 // range
+	length   uint64
+	proof    []byte
+	describe string // the claim in words, "" without one
+}
+
 func runVerify(c *cli, args []string) error {
+	q, err := parseVerify(c, args)
+	if err != nil {
+		return err
+	}
+	out, proven, err := verifyProof(q)
+	if err != nil {
+		if c.json {
+			out.Error = err.Error()
+			if werr := c.writeJSON(out); werr != nil {
+				return werr
+			}
+		}
+		if q.describe != "" {
+			return failf("%s under root %s NOT proven: %v", q.describe, q.root, err)
+		}
+		return failf("proof does not verify against root %s: %v", q.root, err)
+	}
+	if c.json {
+		return c.writeJSON(out)
+	}
+	renderVerify(c, q, out, proven)
+	return nil
+}
+
+// parseVerify reads verify's flags, arguments and proof file.
+func parseVerify(c *cli, args []string) (*verifyClaim, error) {
 	fs := c.flags()
 	rootFlag := fs.String("root", "", "the trusted state `ROOT`, 64 hex digits (required)")
 	contract := fs.String("contract", "", "claim: the proof is about contract `ID`")
 	page := fs.String("page", "", "claim: the proof proves page `N` of --contract")
 	rng := fs.String("range", "", "claim: the proof proves bytes `OFFSET:LENGTH` of --contract")
-	absent := fs.Bool("absent", false, "claim: the proof proves --contract absent")
+	fs.Bool("absent", false, "claim: the proof proves --contract absent")
 	pos, err := c.parse(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) != 1 {
-		return c.usagef("want one PROOF_FILE argument, got %d", len(pos))
+		return nil, c.usagef("want one PROOF_FILE argument, got %d", len(pos))
 	}
 	if !isSet(fs, "root") {
-		return c.usagef("--root is required: verify checks a proof against a root you trust")
+		return nil, c.usagef("--root is required: verify checks a proof against a root you trust")
 	}
-	claims := 0
+	q := &verifyClaim{}
 	for _, m := range []string{"page", "range", "absent"} {
 		if isSet(fs, m) {
-			claims++
+			if q.kind != "" {
+				return nil, c.usagef("want at most one of --page, --range and --absent")
+			}
+			q.kind = m
 		}
 	}
-	if claims > 1 {
-		return c.usagef("want at most one of --page, --range and --absent")
+	if q.kind != "" && *contract == "" {
+		return nil, c.usagef("--page, --range and --absent need --contract")
 	}
-	if claims == 1 && *contract == "" {
-		return c.usagef("--page, --range and --absent need --contract")
+	if q.root, err = parseRootHex(*rootFlag); err != nil {
+		return nil, err
 	}
-	root, err := parseRootHex(*rootFlag)
-	if err != nil {
-		return err
-	}
-	var id merkle.ContractID
 	if *contract != "" {
-		if id, err = parseContract(*contract); err != nil {
-			return err
+		if q.id, err = parseContract(*contract); err != nil {
+			return nil, err
+		}
+		if q.kind == "" {
+			q.kind = "leaf"
 		}
 	}
-	var index, offset, length uint64
-	switch {
-	case isSet(fs, "page"):
-		if index, err = parseUint("page", *page); err != nil {
-			return err
+	switch q.kind {
+	case "page":
+		if q.index, err = parseUint("page", *page); err != nil {
+			return nil, err
 		}
-	case isSet(fs, "range"):
-		if offset, length, err = parseRange(*rng); err != nil {
-			return err
+		q.describe = fmt.Sprintf("page %d of %s", q.index, q.id)
+	case "range":
+		if q.offset, q.length, err = parseRange(*rng); err != nil {
+			return nil, err
 		}
+		q.describe = fmt.Sprintf("bytes %d+%d of %s", q.offset, q.length, q.id)
+	case "absent":
+		q.describe = fmt.Sprintf("absence of %s", q.id)
+	case "leaf":
+		q.describe = fmt.Sprintf("leaf of %s", q.id)
 	}
-	data, err := c.readInput(pos[0])
-	if err != nil {
-		return err
+	if q.proof, err = c.readInput(pos[0]); err != nil {
+		return nil, err
 	}
-	out := verifyJSON{Root: root.String(), Encoding: "binary", ClaimChecked: *contract != ""}
-	if lightclient.IsJSON(data) {
+	return q, nil
+}
+
+// verifyProof checks the claim, if any, then verifies again without one to
+// learn everything the proof establishes (the leaf), for display. The
+// returned error is the verification failure.
+func verifyProof(q *verifyClaim) (verifyJSON, *merkle.Proven, error) {
+	out := verifyJSON{Root: q.root.String(), Encoding: "binary", ClaimChecked: q.kind != ""}
+	if lightclient.IsJSON(q.proof) {
 		out.Encoding = "json"
 	}
-
-	// Check the claim, if any, then verify again without one to learn
-	// everything the proof establishes (the leaf), for display.
-	var claimErr error
-	claim := ""
-	switch {
-	case *contract == "":
-	case isSet(fs, "page"):
-		claim = fmt.Sprintf("page %d of %s", index, id)
-		_, claimErr = lightclient.VerifyPage(root, id, index, data)
-	case isSet(fs, "range"):
-		claim = fmt.Sprintf("bytes %d+%d of %s", offset, length, id)
-		_, claimErr = lightclient.VerifyRange(root, id, offset, length, data)
-	case *absent:
-		claim = fmt.Sprintf("absence of %s", id)
-		claimErr = lightclient.VerifyAbsence(root, id, data)
-	default:
-		claim = fmt.Sprintf("leaf of %s", id)
-		_, claimErr = lightclient.VerifyContract(root, id, data)
+	var err error
+	switch q.kind {
+	case "page":
+		_, err = lightclient.VerifyPage(q.root, q.id, q.index, q.proof)
+	case "range":
+		_, err = lightclient.VerifyRange(q.root, q.id, q.offset, q.length, q.proof)
+	case "absent":
+		err = lightclient.VerifyAbsence(q.root, q.id, q.proof)
+	case "leaf":
+		_, err = lightclient.VerifyContract(q.root, q.id, q.proof)
 	}
-	var proven *merkle.Proven
-	if claimErr == nil {
-		proven, claimErr = lightclient.Verify(root, data)
+	if err != nil {
+		return out, nil, err
 	}
-	if claimErr != nil {
-		if c.json {
-			out.Error = claimErr.Error()
-			if err := c.writeJSON(out); err != nil {
-				return err
-			}
-		}
-		if claim != "" {
-			return failf("%s under root %s NOT proven: %v", claim, root, claimErr)
-		}
-		return failf("proof does not verify against root %s: %v", root, claimErr)
+	proven, err := lightclient.Verify(q.root, q.proof)
+	if err != nil {
+		return out, nil, err
 	}
-
 	out.Verified, out.Kind, out.Contract, out.Present = true, proven.Kind.String(), proven.ID.String(), proven.Present
 	if proven.Present {
 		l := leafToJSON(proven.Leaf)
@@ -157,12 +189,14 @@ func runVerify(c *cli, args []string) error {
 		n := uint64(len(proven.Data))
 		out.Offset, out.Length, out.Data = &proven.Offset, &n, hex.EncodeToString(proven.Data)
 	}
-	if c.json {
-		return c.writeJSON(out)
-	}
-	c.printf("verified  %s proof (%s, %d bytes) against root %s\n", proven.Kind, out.Encoding, len(data), rootLabel(root))
-	if claim != "" {
-		c.printf("claim     %s: checked\n", claim)
+	return out, proven, nil
+}
+
+// renderVerify prints a verified proof as text.
+func renderVerify(c *cli, q *verifyClaim, out verifyJSON, proven *merkle.Proven) {
+	c.printf("verified  %s proof (%s, %d bytes) against root %s\n", proven.Kind, out.Encoding, len(q.proof), rootLabel(q.root))
+	if q.describe != "" {
+		c.printf("claim     %s: checked\n", q.describe)
 	} else {
 		c.printf("claim     none given: below is what the proof itself proves; pass --contract (and --page/--range/--absent) to check your question\n")
 	}
@@ -186,7 +220,6 @@ func runVerify(c *cli, args []string) error {
 		}
 		c.printf("%s", hexDump(proven.Data, proven.Offset))
 	}
-	return nil
 }
 
 // hexDump prints data 32 bytes a line, each line labelled with its memory

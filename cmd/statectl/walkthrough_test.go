@@ -85,7 +85,10 @@ func TestWalkthrough(t *testing.T) {
 		t.Errorf("ran %d of %d blocks", got, n)
 	}
 	// The failures the walkthrough demonstrates happened, with exit 1.
-	for _, want := range []string{"tampered proof rejected (exit 1)", "old proof rejected under the new root (exit 1)", "ok: "} {
+	for _, want := range []string{"tampered proof rejected (exit 1)", "old proof rejected under the new root (exit 1)", "ok: ",
+		"no such function (exit 2)", "exports: add, get_global, increment, read_value, set_global", "0101000000000000", "u64:257",
+		"(dry run, not committed; 1 of 4 steps failed)", "(committed, new head; 1 of 4 steps failed)",
+		"the head is the old root again"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
