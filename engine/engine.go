@@ -57,8 +57,9 @@ type Options struct {
 	// stored contracts load eagerly).
 	ImageBytes int64
 	// ImageAbove: memories of at least this many bytes load through an
-	// image; smaller ones are copied in, which costs less than mapping
-	// for a few pages (0: DefaultImageAbove; negative: never).
+	// image, smaller ones are copied in (0: DefaultImageAbove, which is
+	// every memory: mapping beats copying even for 64 KiB; negative:
+	// never). At most 1,024 images are kept (each holds a descriptor).
 	ImageAbove int64
 	// CallDepth caps nested inter-contract calls (0: DefaultCallDepth).
 	CallDepth int
@@ -91,7 +92,7 @@ const (
 	DefaultWarmSets              = 2
 	DefaultWarmBytes             = 8 << 30
 	DefaultImageBytes            = 4 << 30
-	DefaultImageAbove            = 1 << 20
+	DefaultImageAbove            = 64 << 10
 )
 
 // Engine owns a store, a wasmtime engine and the compiled-module cache.

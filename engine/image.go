@@ -53,6 +53,9 @@ type imageCache struct {
 	builds   uint64 // images built, for tests and Stats
 }
 
+// maxImages bounds the images kept: each holds a file descriptor.
+const maxImages = 1024
+
 func newImageCache(budget uint64) *imageCache {
 	return &imageCache{byID: map[merkle.ContractID]*memImage{}, budget: budget,
 		building: map[merkle.ContractID]*sync.Mutex{}}
@@ -92,7 +95,7 @@ func (c *imageCache) add(m *memImage) *memImage {
 	c.byID[m.id] = m
 	c.bytes += m.bytes()
 	c.builds++
-	for c.bytes > c.budget && c.lru.Len() > 1 {
+	for (c.bytes > c.budget || c.lru.Len() > maxImages) && c.lru.Len() > 1 {
 		c.dropLocked(c.lru.Back().Value.(*memImage))
 	}
 	c.mu.Unlock()
@@ -241,7 +244,11 @@ func (e *Engine) imageFor(id merkle.ContractID, root merkle.Hash, length uint64)
 			return img, overlay, nil
 		}
 		e.images.release(img)
-		if !errors.Is(err, errTooFar) {
+		// The image's own root may have been deleted and collected since
+		// it was built: its nodes are gone, so it is rebuilt like one too
+		// far away (the loaded root's nodes are checked by the build).
+		var missing *merkle.MissingNodeError
+		if !errors.Is(err, errTooFar) && !errors.As(err, &missing) {
 			return nil, nil, err
 		}
 	}
