@@ -90,16 +90,24 @@ func (b *Batch) PutPage(h merkle.Hash, page []byte) {
 // DomainMemoryNode.Sum2(left, right). All-zero subtrees are never stored
 // and are ignored.
 func (b *Batch) PutMemoryNode(h, left, right merkle.Hash) {
-	for ht := 1; ht <= merkle.MemoryTreeHeight; ht++ {
-		if h == merkle.EmptyMemory(ht) {
-			return
-		}
+	if _, ok := emptyInner[h]; ok {
+		return
 	}
 	var v [2 * merkle.HashSize]byte
 	copy(v[:32], left[:])
 	copy(v[32:], right[:])
 	b.put(KindMemoryNode, h, v[:])
 }
+
+// emptyInner holds the hashes of the all-zero memory subtrees of height 1
+// and more, which are never stored.
+var emptyInner = func() map[merkle.Hash]struct{} {
+	m := make(map[merkle.Hash]struct{}, merkle.MemoryTreeHeight)
+	for ht := 1; ht <= merkle.MemoryTreeHeight; ht++ {
+		m[merkle.EmptyMemory(ht)] = struct{}{}
+	}
+	return m
+}()
 
 // PutStateNode stages the state-tree node h: an inner node (64 bytes,
 // left || right) or a contract leaf (merkle.ContractLeafSize bytes).
@@ -177,7 +185,7 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 		// the backend whether it has it (a miss reads through every level
 		// of the LSM tree). Other objects are looked up, so that a commit
 		// writes the bytes of its new pages, code and globals only.
-		if k != KindMemoryNode && k != KindStateNode || s.cache.contains(o.key) {
+		if k != KindMemoryNode && k != KindStateNode || !b.hashed && s.cache.contains(o.key) {
 			present, err := s.has(o.key)
 			if err != nil {
 				return st, fmt.Errorf("pagestore: commit: %w", err)
