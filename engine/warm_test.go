@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/wasmstate/wasmstate/merkle"
@@ -90,21 +91,9 @@ func checkLive(t *testing.T, s *Session, id merkle.ContractID, root merkle.Hash)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.readGlobals(nil); !equalU64(got, want) {
+	if got := c.readGlobals(nil); !slices.Equal(got, want) {
 		t.Fatalf("live globals %v, stored %v", got, want)
 	}
-}
-
-func equalU64(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestWarmHandOff(t *testing.T) {
