@@ -275,6 +275,17 @@ func crashChild(dir string, seed uint64) error {
 		if err := commitAs(s, m); err != nil {
 			return err
 		}
+		if i%3 == 0 {
+			// As a node does, block after block: the next session opens at
+			// the root just committed and takes the warm set this one
+			// leaves (engine/warm.go), so kills also land in commits of
+			// handed-on instances.
+			root := s.Base()
+			s.Close()
+			if s, err = e.NewSession(root, engine.SessionOptions{}); err != nil {
+				return fmt.Errorf("reopen at %s: %w", root, err)
+			}
+		}
 		recs, err := e.Commits()
 		if err != nil {
 			return err
