@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -55,7 +56,7 @@ func blockStore(tb testing.TB, name string, pages uint32) *blockFixture {
 			return nil, err
 		}
 		defer e.Close()
-		s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+		s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 		if err != nil {
 			return nil, err
 		}
@@ -68,13 +69,13 @@ func blockStore(tb testing.TB, name string, pages uint32) *blockFixture {
 			return nil, err
 		}
 		for i := range blockCounters {
-			id, err := s.Deploy(counter, engine.DeployOptions{Nonce: uint64(i)})
+			id, err := s.Deploy(context.Background(), counter, engine.DeployOptions{Nonce: uint64(i)})
 			if err != nil {
 				return nil, err
 			}
 			f.counters = append(f.counters, id)
 		}
-		root, err := s.Commit()
+		root, err := s.Commit(context.Background())
 		s.Close()
 		if err != nil {
 			return nil, err
@@ -110,20 +111,20 @@ func runBlock(e *engine.Engine, f *blockFixture, root merkle.Hash, h uint64) (me
 	t = time.Now()
 	// 4 pages, spread over the memory, moving with the height.
 	stride := max(1, (f.pages-1)/4)
-	if _, err := s.Call(f.big, "write", u32s(4, stride, uint32(h*7)%stride), bigGas); err != nil {
+	if _, err := s.Call(context.Background(), f.big, "write", u32s(4, stride, uint32(h*7)%stride), bigGas); err != nil {
 		return root, p, fmt.Errorf("big write: %w", err)
 	}
 	p.big = time.Since(t)
 	t = time.Now()
 	arg := binary.LittleEndian.AppendUint64(nil, 1)
 	for _, id := range f.counters {
-		if _, err := s.Call(id, "add", arg, bigGas); err != nil {
+		if _, err := s.Call(context.Background(), id, "add", arg, bigGas); err != nil {
 			return root, p, fmt.Errorf("counter add: %w", err)
 		}
 	}
 	p.counters = time.Since(t)
 	t = time.Now()
-	r, err := s.Commit()
+	r, err := s.Commit(context.Background())
 	p.commit = time.Since(t)
 	return r, p, err
 }

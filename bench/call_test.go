@@ -88,7 +88,7 @@ func BenchmarkCallTracker(b *testing.B) {
 func BenchmarkInterContractCall(b *testing.B) {
 	e := openEngine(b, "", dirty.Auto)
 	defer e.Close()
-	s := newSession(b, e, merkle.EmptyState)
+	s := newSession(b, e, merkle.EmptyState())
 	counter := deploy(b, s, wasmCode(b, "counter"), engine.DeployOptions{})
 	center := deploy(b, s, wasmCode(b, "callcenter"), engine.DeployOptions{})
 	root := commit(b, s)
@@ -102,14 +102,14 @@ func BenchmarkInterContractCall(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			call(b, s, center, c.fn, counter[:]) // loads both contracts
 			benchCalls(b, func() {
-				if _, err := s.Call(center, c.fn, counter[:], bigGas); err != nil {
+				if _, err := s.Call(context.Background(), center, c.fn, counter[:], bigGas); err != nil {
 					b.Fatal(err)
 				}
 			})
 		})
 		b.Run(c.name+"/direct", func(b *testing.B) {
 			benchCalls(b, func() {
-				if _, err := s.Call(counter, c.callee, nil, bigGas); err != nil {
+				if _, err := s.Call(context.Background(), counter, c.callee, nil, bigGas); err != nil {
 					b.Fatal(err)
 				}
 			})
@@ -181,7 +181,7 @@ type wsCounter struct {
 
 func newWSCounter(tb testing.TB, kind dirty.Kind) *wsCounter {
 	e := openEngine(tb, "", kind)
-	s := newSession(tb, e, merkle.EmptyState)
+	s := newSession(tb, e, merkle.EmptyState())
 	id := deploy(tb, s, wasmCode(tb, "counter"), engine.DeployOptions{})
 	root := commit(tb, s)
 	s.Close()
@@ -190,7 +190,7 @@ func newWSCounter(tb testing.TB, kind dirty.Kind) *wsCounter {
 
 func (w *wsCounter) callFn(tb testing.TB, fn string) func() {
 	return func() {
-		if _, err := w.s.Call(w.id, fn, nil, bigGas); err != nil {
+		if _, err := w.s.Call(context.Background(), w.id, fn, nil, bigGas); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -216,6 +216,9 @@ func newWTCounter(tb testing.TB) *wtCounter {
 		tb.Fatal(err)
 	}
 	st := wasmtime.NewStore(e)
+	// The engine's configuration has epoch interruption on; this store's
+	// deadline is never reached (the engine sets one per call, as cheap).
+	st.SetEpochDeadline(1 << 62)
 	inst, err := wasmtime.NewInstance(st, m, nil)
 	if err != nil {
 		tb.Fatal(err)

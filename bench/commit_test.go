@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -27,7 +28,7 @@ type pageWriterSession struct {
 
 func newPageWriterSession(tb testing.TB, dir string, kind dirty.Kind, wasmPages uint32) *pageWriterSession {
 	e := openEngine(tb, dir, kind)
-	s := newSession(tb, e, merkle.EmptyState)
+	s := newSession(tb, e, merkle.EmptyState())
 	id, err := deployPageWriter(s, wasmPages, 0)
 	if err != nil {
 		tb.Fatal(err)
@@ -43,7 +44,7 @@ func (p *pageWriterSession) close() { p.s.Close(); p.e.Close() }
 func (p *pageWriterSession) writeArg(n uint32) []byte { return u32s(n, p.pages/n, 0) }
 
 func (p *pageWriterSession) write(tb testing.TB, arg []byte) {
-	if _, err := p.s.Call(p.id, "write", arg, bigGas); err != nil {
+	if _, err := p.s.Call(context.Background(), p.id, "write", arg, bigGas); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -97,7 +98,7 @@ func BenchmarkCommit(b *testing.B) {
 						cyc.start()
 						p.write(b, arg)
 						com.start()
-						_, err := p.s.Commit()
+						_, err := p.s.Commit(context.Background())
 						com.stop()
 						cyc.stop()
 						if err != nil {
@@ -134,7 +135,7 @@ func BenchmarkCommitDisk(b *testing.B) {
 					cyc.start()
 					p.write(b, arg)
 					com.start()
-					_, err := p.s.Commit()
+					_, err := p.s.Commit(context.Background())
 					com.stop()
 					cyc.stop()
 					if err != nil {

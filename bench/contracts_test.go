@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"testing"
 
@@ -16,7 +17,7 @@ import (
 func TestPageWriter(t *testing.T) {
 	e := openEngine(t, "", dirty.Auto)
 	defer e.Close()
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	defer s.Close()
 	id, err := deployPageWriter(s, 2, 0) // 128 KiB, 32 pages filled
 	if err != nil {
@@ -34,14 +35,14 @@ func TestPageWriter(t *testing.T) {
 	if root2 == root {
 		t.Fatal("write changed nothing")
 	}
-	diff, err := e.Diff(root, root2)
+	diff, err := e.Diff(context.Background(), root, root2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(diff) != 1 || len(diff[0].Pages) != 4 || diff[0].Pages[0] != 1 || diff[0].Pages[3] != 25 {
 		t.Fatalf("diff = %+v, want pages 1, 9, 17, 25", diff)
 	}
-	p, err := e.ProvePage(root2, id, 9)
+	p, err := e.ProvePage(context.Background(), root2, id, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestPageWriter(t *testing.T) {
 		t.Fatalf("page 9: id %d counter %d, want 10 and 1",
 			binary.LittleEndian.Uint32(page[2048:]), binary.LittleEndian.Uint32(page[2052:]))
 	}
-	if _, err := s.Call(id, "read", u32s(32), bigGas); err == nil {
+	if _, err := s.Call(context.Background(), id, "read", u32s(32), bigGas); err == nil {
 		t.Fatal("read past the memory did not trap")
 	}
 }
@@ -61,7 +62,7 @@ func TestPageWriter(t *testing.T) {
 func TestKVContract(t *testing.T) {
 	e := openEngine(t, "", dirty.Auto)
 	defer e.Close()
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	defer s.Close()
 	const n = 300
 	id := deploy(t, s, wasmCode(t, "kv"), engine.DeployOptions{InitArg: u32s(kvLog2Cap(n))})
@@ -98,14 +99,14 @@ func TestKVContract(t *testing.T) {
 	if got := call(t, s, id, "slot", absent[:]); binary.LittleEndian.Uint32(got) != 0xFFFFFFFF {
 		t.Fatalf("slot(absent) = %x", got)
 	}
-	if _, err := s.Call(id, "put_many", u32s(1), bigGas); err == nil {
+	if _, err := s.Call(context.Background(), id, "put_many", u32s(1), bigGas); err == nil {
 		t.Fatal("put_many with a short argument did not trap")
 	}
 	root := commit(t, s)
 	for _, k := range []int{0, 150, n - 1} {
 		r := call(t, s, id, "slot", keys[k][:])
 		slot := uint64(binary.LittleEndian.Uint32(r))
-		p, err := e.ProvePage(root, id, slot/merkle.PageSize)
+		p, err := e.ProvePage(context.Background(), root, id, slot/merkle.PageSize)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +125,7 @@ func TestWithCustomSection(t *testing.T) {
 	code := wasmCode(t, "counter")
 	e := openEngine(t, "", dirty.Auto)
 	defer e.Close()
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	defer s.Close()
 	a := deploy(t, s, withCustomSection(code, 1), engine.DeployOptions{})
 	b := deploy(t, s, withCustomSection(code, 2), engine.DeployOptions{})

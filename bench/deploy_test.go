@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"testing"
 
@@ -35,7 +36,7 @@ func BenchmarkDeploy(b *testing.B) {
 	b.Run("cached", func(b *testing.B) {
 		e := openEngine(b, "", dirty.Auto)
 		defer e.Close()
-		s := newSession(b, e, merkle.EmptyState)
+		s := newSession(b, e, merkle.EmptyState())
 		deploy(b, s, code, engine.DeployOptions{Nonce: 1 << 40})
 		s.Close()
 		benchDeploys(b, e, 1000, func(int) []byte { return code })
@@ -43,7 +44,7 @@ func BenchmarkDeploy(b *testing.B) {
 	b.Run("restart", func(b *testing.B) {
 		dir := b.TempDir()
 		e := openEngine(b, dir, dirty.Auto)
-		s := newSession(b, e, merkle.EmptyState)
+		s := newSession(b, e, merkle.EmptyState())
 		deploy(b, s, code, engine.DeployOptions{Nonce: 1 << 40})
 		commit(b, s)
 		s.Close()
@@ -51,9 +52,9 @@ func BenchmarkDeploy(b *testing.B) {
 		var l lap
 		for i := 0; b.Loop(); i++ {
 			e := openEngine(b, dir, dirty.Auto)
-			s := newSession(b, e, merkle.EmptyState)
+			s := newSession(b, e, merkle.EmptyState())
 			l.start()
-			_, err := s.Deploy(code, engine.DeployOptions{Nonce: uint64(i)})
+			_, err := s.Deploy(context.Background(), code, engine.DeployOptions{Nonce: uint64(i)})
 			l.stop()
 			if err != nil {
 				b.Fatal(err)
@@ -75,11 +76,11 @@ func benchDeploys(b *testing.B, e *engine.Engine, perSession int, code func(i in
 			if s != nil {
 				s.Close()
 			}
-			s = newSession(b, e, merkle.EmptyState)
+			s = newSession(b, e, merkle.EmptyState())
 		}
 		c := code(i)
 		l.start()
-		_, err := s.Deploy(c, engine.DeployOptions{Nonce: uint64(i)})
+		_, err := s.Deploy(context.Background(), c, engine.DeployOptions{Nonce: uint64(i)})
 		l.stop()
 		if err != nil {
 			b.Fatal(err)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -64,7 +65,7 @@ func states(tb testing.TB) *statesFixture {
 		defer e.Close()
 		f := &statesFixture{dir: dir, roots: map[int]merkle.Hash{}}
 		code := wasmCode(tb, "counter")
-		root := merkle.EmptyState
+		root := merkle.EmptyState()
 		// Batches of at most 2,500 deploys per session (each deployed
 		// contract keeps an instance and a tracker until the session
 		// closes), one commit per batch.
@@ -75,14 +76,14 @@ func states(tb testing.TB) *statesFixture {
 				return nil, err
 			}
 			for ; n < target; n++ {
-				id, err := s.Deploy(code, engine.DeployOptions{Nonce: uint64(n)})
+				id, err := s.Deploy(context.Background(), code, engine.DeployOptions{Nonce: uint64(n)})
 				if err != nil {
 					s.Close()
 					return nil, err
 				}
 				f.counters = append(f.counters, id)
 			}
-			root, err = s.Commit()
+			root, err = s.Commit(context.Background())
 			s.Close()
 			if err != nil {
 				return nil, err
@@ -98,7 +99,7 @@ func states(tb testing.TB) *statesFixture {
 		if err != nil {
 			return nil, err
 		}
-		if f.proveRoot, err = s.Commit(); err != nil {
+		if f.proveRoot, err = s.Commit(context.Background()); err != nil {
 			return nil, err
 		}
 		tb.Logf("fixture states: 10,000 counters + a 64 MiB contract built in %v", time.Since(t0))
@@ -113,16 +114,16 @@ func deployPageWriter(s *engine.Session, wasmPages uint32, nonce uint64) (merkle
 	if err != nil {
 		return merkle.ContractID{}, err
 	}
-	id, err := s.Deploy(code, engine.DeployOptions{Nonce: nonce})
+	id, err := s.Deploy(context.Background(), code, engine.DeployOptions{Nonce: nonce})
 	if err != nil {
 		return id, err
 	}
 	if wasmPages > 1 {
-		if _, err := s.Call(id, "grow", u32s(wasmPages-1), bigGas); err != nil {
+		if _, err := s.Call(context.Background(), id, "grow", u32s(wasmPages-1), bigGas); err != nil {
 			return id, fmt.Errorf("grow: %w", err)
 		}
 	}
-	if _, err := s.Call(id, "fill", u32s(0, wasmPages*16), bigGas); err != nil {
+	if _, err := s.Call(context.Background(), id, "fill", u32s(0, wasmPages*16), bigGas); err != nil {
 		return id, fmt.Errorf("fill: %w", err)
 	}
 	return id, nil
@@ -157,7 +158,7 @@ func memSizesStore(tb testing.TB) *memSizesFixture {
 			return nil, err
 		}
 		defer e.Close()
-		s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+		s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 		if err != nil {
 			return nil, err
 		}
@@ -168,18 +169,18 @@ func memSizesStore(tb testing.TB) *memSizesFixture {
 				return nil, err
 			}
 		}
-		if f.old, err = s.Commit(); err != nil {
+		if f.old, err = s.Commit(context.Background()); err != nil {
 			return nil, err
 		}
 		f.root = f.old
 		for b := range oldBlocks {
 			for _, m := range memSizes {
 				stride := max(1, m.pages*16/8)
-				if _, err := s.Call(f.ids[m.name], "write", u32s(8, stride, uint32(b)%stride), bigGas); err != nil {
+				if _, err := s.Call(context.Background(), f.ids[m.name], "write", u32s(8, stride, uint32(b)%stride), bigGas); err != nil {
 					return nil, err
 				}
 			}
-			if f.root, err = s.Commit(); err != nil {
+			if f.root, err = s.Commit(context.Background()); err != nil {
 				return nil, err
 			}
 		}
@@ -227,7 +228,7 @@ func makeCommits(dir string, n int) (head merkle.Hash, err error) {
 			err = cerr
 		}
 	}()
-	s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+	s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 	if err != nil {
 		return head, err
 	}
@@ -236,17 +237,17 @@ func makeCommits(dir string, n int) (head merkle.Hash, err error) {
 	if err != nil {
 		return head, err
 	}
-	id, err := s.Deploy(code, engine.DeployOptions{})
+	id, err := s.Deploy(context.Background(), code, engine.DeployOptions{})
 	if err != nil {
 		return head, err
 	}
 	for i := 0; i < n; i++ {
 		if i > 0 {
-			if _, err := s.Call(id, "increment", nil, bigGas); err != nil {
+			if _, err := s.Call(context.Background(), id, "increment", nil, bigGas); err != nil {
 				return head, err
 			}
 		}
-		if head, err = s.Commit(); err != nil {
+		if head, err = s.Commit(context.Background()); err != nil {
 			return head, err
 		}
 	}

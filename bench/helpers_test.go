@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -72,7 +73,12 @@ func compileWAT(name string) ([]byte, error) {
 // openEngine opens an engine on dir, or in memory when dir is "".
 func openEngine(tb testing.TB, dir string, kind dirty.Kind) *engine.Engine {
 	tb.Helper()
-	e, err := engine.Open(dir, engine.Options{InMemory: dir == "", Tracker: kind, Logger: quiet})
+	o := engine.Options{Tracker: kind, Logger: quiet}
+	open := func() (*engine.Engine, error) { return engine.Open(dir, o) }
+	if dir == "" {
+		open = func() (*engine.Engine, error) { return engine.OpenInMemory(o) }
+	}
+	e, err := open()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -90,7 +96,7 @@ func newSession(tb testing.TB, e *engine.Engine, root merkle.Hash) *engine.Sessi
 
 func deploy(tb testing.TB, s *engine.Session, code []byte, o engine.DeployOptions) merkle.ContractID {
 	tb.Helper()
-	id, err := s.Deploy(code, o)
+	id, err := s.Deploy(context.Background(), code, o)
 	if err != nil {
 		tb.Fatalf("deploy: %v", err)
 	}
@@ -99,7 +105,7 @@ func deploy(tb testing.TB, s *engine.Session, code []byte, o engine.DeployOption
 
 func call(tb testing.TB, s *engine.Session, id merkle.ContractID, fn string, arg []byte) []byte {
 	tb.Helper()
-	r, err := s.Call(id, fn, arg, bigGas)
+	r, err := s.Call(context.Background(), id, fn, arg, bigGas)
 	if err != nil {
 		tb.Fatalf("call %s: %v", fn, err)
 	}
@@ -108,7 +114,7 @@ func call(tb testing.TB, s *engine.Session, id merkle.ContractID, fn string, arg
 
 func commit(tb testing.TB, s *engine.Session) merkle.Hash {
 	tb.Helper()
-	root, err := s.Commit()
+	root, err := s.Commit(context.Background())
 	if err != nil {
 		tb.Fatalf("commit: %v", err)
 	}

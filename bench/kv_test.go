@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -186,11 +187,11 @@ func wasmstateKV(b *testing.B, keys, vals [][32]byte) (kvPhases, time.Duration) 
 	var ph kvPhases
 	e := openEngine(b, "", dirty.Auto)
 	defer e.Close()
-	s := newSession(b, e, merkle.EmptyState)
+	s := newSession(b, e, merkle.EmptyState())
 	defer s.Close()
 	code := wasmCode(b, "kv")
 	td := time.Now()
-	id, err := s.Deploy(code, engine.DeployOptions{InitArg: u32s(kvLog2Cap(len(keys)))})
+	id, err := s.Deploy(context.Background(), code, engine.DeployOptions{InitArg: u32s(kvLog2Cap(len(keys)))})
 	deploy := time.Since(td)
 	if err != nil {
 		b.Fatal(err)
@@ -205,23 +206,23 @@ func wasmstateKV(b *testing.B, keys, vals [][32]byte) (kvPhases, time.Duration) 
 			arg = append(arg, keys[j][:]...)
 			arg = append(arg, vals[j][:]...)
 		}
-		if _, err := s.Call(id, "put_many", arg, bigGas); err != nil {
+		if _, err := s.Call(context.Background(), id, "put_many", arg, bigGas); err != nil {
 			b.Fatal(err)
 		}
 	}
 	t1 := time.Now()
-	root, err := s.Commit()
+	root, err := s.Commit(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
 	t2 := time.Now()
 	k := kvProven(len(keys))
-	r, err := s.Call(id, "slot", keys[k][:], bigGas)
+	r, err := s.Call(context.Background(), id, "slot", keys[k][:], bigGas)
 	if err != nil {
 		b.Fatal(err)
 	}
 	slot := uint64(binary.LittleEndian.Uint32(r.Data))
-	proof, err := e.ProvePage(root, id, slot/merkle.PageSize)
+	proof, err := e.ProvePage(context.Background(), root, id, slot/merkle.PageSize)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func BenchmarkStateTreeUpdate(b *testing.B) {
 }
 
 func bigState(n int) (*merkle.StateTree, []merkle.ContractID) {
-	st := merkle.NewStateTree(merkle.EmptyState, nil)
+	st := merkle.NewStateTree(merkle.EmptyState(), nil)
 	r := rand.New(rand.NewPCG(5, 6))
 	var ids []merkle.ContractID
 	for i := 0; i < n; i++ {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,9 +42,9 @@ func BenchmarkEngineProof(b *testing.B) {
 			var p *merkle.RangeProof
 			var err error
 			if c.length == merkle.PageSize && c.off%merkle.PageSize == 0 {
-				p, err = e.ProvePage(root, c.id, c.off/merkle.PageSize)
+				p, err = e.ProvePage(context.Background(), root, c.id, c.off/merkle.PageSize)
 			} else {
-				p, err = e.ProveRange(root, c.id, c.off, c.length)
+				p, err = e.ProveRange(context.Background(), root, c.id, c.off, c.length)
 			}
 			if err != nil {
 				b.Fatal(err)

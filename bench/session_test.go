@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"testing"
@@ -42,7 +43,7 @@ func BenchmarkSessionOpen(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := s.Call(id, "read_value", nil, bigGas); err != nil {
+				if _, err := s.Call(context.Background(), id, "read_value", nil, bigGas); err != nil {
 					b.Fatal(err)
 				}
 				s.Close()
@@ -112,7 +113,7 @@ func BenchmarkFirstCall(b *testing.B) {
 							for b.Loop() {
 								s := newSession(b, e, root)
 								l.start()
-								_, err := s.Call(id, c.fn, c.arg, bigGas)
+								_, err := s.Call(context.Background(), id, c.fn, c.arg, bigGas)
 								l.stop()
 								if err != nil {
 									b.Fatal(err)

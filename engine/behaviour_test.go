@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -20,7 +21,7 @@ func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 func mustFail(t *testing.T, s *Session, id merkle.ContractID, fn string, arg []byte, gasLimit uint64, want error) *CallError {
 	t.Helper()
 	before := root(t, s)
-	_, err := s.Call(id, fn, arg, gasLimit)
+	_, err := s.Call(context.Background(), id, fn, arg, gasLimit)
 	var ce *CallError
 	if !errors.As(err, &ce) {
 		t.Fatalf("%s: want a CallError, got %v", fn, err)
@@ -40,7 +41,7 @@ func mustFail(t *testing.T, s *Session, id merkle.ContractID, fn string, arg []b
 func TestFailedCallsLeaveNoTrace(t *testing.T) {
 	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
-		s := newSession(t, e, merkle.EmptyState)
+		s := newSession(t, e, merkle.EmptyState())
 		fc := deploy(t, s, "fallible_counter", DeployOptions{})
 		ev := deploy(t, s, "eventer", DeployOptions{})
 		gr := deploy(t, s, "grower", DeployOptions{})
@@ -62,7 +63,7 @@ func TestFailedCallsLeaveNoTrace(t *testing.T) {
 
 		// Events of a failed call never reach a later receipt.
 		mustFail(t, s, ev, "emit_and_panic", []byte("x"), gas, ErrPanic)
-		r, err := s.Call(ev, "emit_events", u32(2), gas)
+		r, err := s.Call(context.Background(), ev, "emit_events", u32(2), gas)
 		if err != nil || len(r.Events) != 2 || r.Events[0].Topic != "number" || r.Events[0].Source != ev {
 			t.Fatalf("events: %+v %v", r, err)
 		}
@@ -92,7 +93,7 @@ func TestFailedCallsLeaveNoTrace(t *testing.T) {
 func TestInterContractCalls(t *testing.T) {
 	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
-		s := newSession(t, e, merkle.EmptyState)
+		s := newSession(t, e, merkle.EmptyState())
 		cc := deploy(t, s, "callcenter", DeployOptions{})
 		ctr := deploy(t, s, "counter", DeployOptions{})
 		ctr64 := deploy(t, s, "counter64", DeployOptions{})
@@ -153,7 +154,7 @@ func TestInterContractCalls(t *testing.T) {
 		if got := dq(cc, in, "init", u64(9)); !bytes.Equal(got, i32(hostfns.CallFailed)) {
 			t.Fatalf("init through a contract: %x", got)
 		}
-		if _, err := s.Call(in, "init", u64(9), gas); !errors.Is(err, ErrBadInput) {
+		if _, err := s.Call(context.Background(), in, "init", u64(9), gas); !errors.Is(err, ErrBadInput) {
 			t.Fatalf("init from the host: %v", err)
 		}
 		if v := readU64(t, call(t, s, in, "value", nil)); v != 5 {
@@ -165,10 +166,10 @@ func TestInterContractCalls(t *testing.T) {
 func TestCrossoverRevert(t *testing.T) {
 	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
-		s := newSession(t, e, merkle.EmptyState)
+		s := newSession(t, e, merkle.EmptyState())
 		x := deploy(t, s, "crossover", DeployOptions{Nonce: 1})
 		y := deploy(t, s, "crossover", DeployOptions{Nonce: 2})
-		r, err := s.Call(x, "check_crossover_revert", cat(y[:], u64(7), u64(9)), gas)
+		r, err := s.Call(context.Background(), x, "check_crossover_revert", cat(y[:], u64(7), u64(9)), gas)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,9 +190,9 @@ func TestCrossoverRevert(t *testing.T) {
 func TestGas(t *testing.T) {
 	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
-		s := newSession(t, e, merkle.EmptyState)
+		s := newSession(t, e, merkle.EmptyState())
 		sp := deploy(t, s, "spender", DeployOptions{})
-		r, err := s.Call(sp, "get_limit_and_spent", nil, 1_000_000)
+		r, err := s.Call(context.Background(), sp, "get_limit_and_spent", nil, 1_000_000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +201,7 @@ func TestGas(t *testing.T) {
 			t.Fatalf("limit %d spent %d..%d receipt %d", limit, before, after, r.GasSpent)
 		}
 		// A callee gets 93% of what is left unless given less.
-		r, err = s.Call(sp, "spend_on_callee", sp[:], 1_000_000)
+		r, err = s.Call(context.Background(), sp, "spend_on_callee", sp[:], 1_000_000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,12 +215,12 @@ func TestGas(t *testing.T) {
 		if len(r.CallTree.Children) != 1 || r.CallTree.Children[0].GasLimit != calleeLimit {
 			t.Fatalf("call tree gas: %+v", r.CallTree)
 		}
-		r, err = s.Call(sp, "spend_on_callee", cat(sp[:], u64(5000)), 1_000_000)
+		r, err = s.Call(context.Background(), sp, "spend_on_callee", cat(sp[:], u64(5000)), 1_000_000)
 		if err != nil || readU64(t, r.Data[:8]) != 5000 {
 			t.Fatalf("explicit callee limit: %v", err)
 		}
 		// Call depth is capped.
-		r, err = s.Call(sp, "recurse", u32(100), 1_000_000_000)
+		r, err = s.Call(context.Background(), sp, "recurse", u32(100), 1_000_000_000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,12 +246,12 @@ func TestHostFacilities(t *testing.T) {
 			"boom":  {Fn: func([]byte) ([]byte, error) { panic("kaboom") }},
 			"error": {Fn: func([]byte) ([]byte, error) { return nil, errors.New("nope") }},
 		}
-		e, err := Open("", o)
+		e, err := OpenInMemory(o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer e.Close()
-		s, err := e.NewSession(merkle.EmptyState, SessionOptions{Metadata: map[string][]byte{"block_height": u64(100)}, Debug: true})
+		s, err := e.NewSession(merkle.EmptyState(), SessionOptions{Metadata: map[string][]byte{"block_height": u64(100)}, Debug: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +272,7 @@ func TestHostFacilities(t *testing.T) {
 		if err := s.SetMetadata("empty", []byte{}); !errors.Is(err, ErrBadInput) {
 			t.Fatalf("empty metadata value accepted: %v", err)
 		}
-		if _, err := e.NewSession(merkle.EmptyState, SessionOptions{Metadata: map[string][]byte{"x": {}}}); !errors.Is(err, ErrBadInput) {
+		if _, err := e.NewSession(merkle.EmptyState(), SessionOptions{Metadata: map[string][]byte{"x": {}}}); !errors.Is(err, ErrBadInput) {
 			t.Fatalf("empty metadata value at open: %v", err)
 		}
 
@@ -314,7 +315,7 @@ func TestHostFacilities(t *testing.T) {
 		// Feed.
 		fd := deploy(t, s2, "feeder", DeployOptions{})
 		var fed [][]byte
-		if _, err := s2.CallFeed(fd, "feed_num", u32(3), gas, func(b []byte) error { fed = append(fed, b); return nil }); err != nil {
+		if _, err := s2.CallFeed(context.Background(), fd, "feed_num", u32(3), gas, func(b []byte) error { fed = append(fed, b); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if len(fed) != 3 || !bytes.Equal(fed[2], u32(2)) {
@@ -327,7 +328,7 @@ func TestHostFacilities(t *testing.T) {
 func TestEphemeral(t *testing.T) {
 	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
-		s := newSession(t, e, merkle.EmptyState)
+		s := newSession(t, e, merkle.EmptyState())
 		for _, name := range []string{"ephemeral", "ephemeral64"} {
 			eph := deploy(t, s, name, DeployOptions{})
 			call(t, s, eph, "eph_set", cat(u32(3), []byte("key"), []byte("value")))
@@ -336,7 +337,7 @@ func TestEphemeral(t *testing.T) {
 			}
 			// Another session never sees it.
 			other := newSession(t, e, s.Base())
-			if _, err := other.Call(eph, "eph_get", []byte("key"), gas); err == nil && s.Base() != merkle.EmptyState {
+			if _, err := other.Call(context.Background(), eph, "eph_get", []byte("key"), gas); err == nil && s.Base() != merkle.EmptyState() {
 				if got := call(t, other, eph, "eph_get", []byte("key")); !bytes.Equal(got, []byte{0xFF, 0xFF, 0xFF, 0xFF}) {
 					t.Fatal("ephemeral data leaked into another session")
 				}
@@ -359,7 +360,7 @@ func TestEphemeral(t *testing.T) {
 func TestBadPointers(t *testing.T) {
 	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
-		s := newSession(t, e, merkle.EmptyState)
+		s := newSession(t, e, merkle.EmptyState())
 		for _, name := range []string{"badptr", "badptr64"} {
 			id := deploy(t, s, name, DeployOptions{})
 			c := s.contracts[id]
@@ -384,7 +385,7 @@ func i32(v int32) []byte { return binary.LittleEndian.AppendUint32(nil, uint32(v
 // uses compare and moves to the main tracker once it grows.
 func TestTrackerFollowsMemorySize(t *testing.T) {
 	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	gr := deploy(t, s, "grower", DeployOptions{})
 	c := s.contracts[gr]
 	if got := c.tracker.Name(); got != "compare" {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,16 +52,24 @@ var zeroPage [merkle.PageSize]byte
 
 // Call runs fn of contract id with arg under gasLimit. On failure it
 // returns a *CallError (with the gas spent) and the session is exactly as
-// before the call.
-func (s *Session) Call(id merkle.ContractID, fn string, arg []byte, gasLimit uint64) (*Receipt, error) {
-	return s.CallFeed(id, fn, arg, gasLimit, nil)
+// before the call. ctx bounds the call's wall-clock time (with
+// Options.MaxCallDuration): past its deadline, or once it is cancelled,
+// the call fails with ErrInterrupted.
+func (s *Session) Call(ctx context.Context, id merkle.ContractID, fn string, arg []byte, gasLimit uint64) (*Receipt, error) {
+	return s.CallFeed(ctx, id, fn, arg, gasLimit, nil)
 }
 
 // CallFeed is Call for functions that stream output with "feed": each fed
 // chunk goes to feed, in order; an error from feed fails the call.
-func (s *Session) CallFeed(id merkle.ContractID, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (*Receipt, error) {
+func (s *Session) CallFeed(ctx context.Context, id merkle.ContractID, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (*Receipt, error) {
 	if err := s.usable(); err != nil {
 		return nil, err
+	}
+	if ctx == nil {
+		return nil, badInput("nil context")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInterrupted, err)
 	}
 	if fn == "init" {
 		return nil, badInput("%v", errInitCall)
@@ -78,15 +87,18 @@ func (s *Session) CallFeed(id merkle.ContractID, fn string, arg []byte, gasLimit
 	if err != nil {
 		return nil, err
 	}
-	return s.topLevel(c, fn, arg, gasLimit, feed)
+	return s.topLevel(ctx, c, fn, arg, gasLimit, feed)
 }
 
 // topLevel runs a call from the host.
-func (s *Session) topLevel(c *contract, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (r *Receipt, err error) {
+func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (r *Receipt, err error) {
 	st := s.wasmStore()
 	if err := st.SetFuel(gasLimit); err != nil {
 		return nil, fmt.Errorf("%w: set fuel: %w", ErrInternal, err)
 	}
+	s.ctx = ctx
+	st.SetEpochDeadline(s.e.deadlineTicks(ctx))
+	defer func() { s.ctx = nil }()
 	s.journal, s.events, s.frames, s.touched, s.hostErr = s.journal[:0], s.events[:0], s.frames[:0], s.touched[:0], nil
 	s.reloads, s.eventBytes = 0, 0
 	s.feed = feed
@@ -251,6 +263,9 @@ func (s *Session) frameError(callErr error) error {
 	if errors.As(callErr, &trap) {
 		if code := trap.Code(); code != nil && *code == wasmtime.OutOfFuel {
 			return ErrOutOfGas
+		}
+		if code := trap.Code(); code != nil && *code == wasmtime.Interrupt {
+			return s.interruptedBy()
 		}
 	}
 	msg := trapReason(callErr.Error())

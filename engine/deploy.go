@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -170,10 +171,16 @@ var errInitCall = errors.New("init can only run at deploy")
 
 // Deploy validates, compiles and instantiates a contract, runs its init
 // export (if any) with opts.InitArg, and returns its id. A failed deploy
-// leaves the session as it was.
-func (s *Session) Deploy(code []byte, opts DeployOptions) (merkle.ContractID, error) {
+// leaves the session as it was. ctx bounds init as it bounds a Call.
+func (s *Session) Deploy(ctx context.Context, code []byte, opts DeployOptions) (merkle.ContractID, error) {
 	if err := s.usable(); err != nil {
 		return merkle.ContractID{}, err
+	}
+	if ctx == nil {
+		return merkle.ContractID{}, badInput("nil context")
+	}
+	if err := ctx.Err(); err != nil {
+		return merkle.ContractID{}, fmt.Errorf("%w: %w", ErrInterrupted, err)
 	}
 	if err := s.recycle(); err != nil {
 		return merkle.ContractID{}, err
@@ -234,7 +241,7 @@ func (s *Session) Deploy(code []byte, opts DeployOptions) (merkle.ContractID, er
 		if gas == 0 {
 			gas = DefaultDeployGas
 		}
-		_, err := s.topLevel(c, "init", opts.InitArg, gas, nil)
+		_, err := s.topLevel(ctx, c, "init", opts.InitArg, gas, nil)
 		c.initPending = false
 		if err != nil {
 			c.close()

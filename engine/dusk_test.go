@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -69,20 +70,20 @@ func TestDuskContracts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.NewSession(merkle.EmptyState, meta)
+	s, err := e.NewSession(merkle.EmptyState(), meta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range duskContracts {
 		id := merkle.ContractID{c.id}
-		got, err := s.Deploy(codes[c.id], DeployOptions{ID: &id, Owner: []byte("dusk genesis")})
+		got, err := s.Deploy(context.Background(), codes[c.id], DeployOptions{ID: &id, Owner: []byte("dusk genesis")})
 		if err != nil || got != id {
 			t.Fatalf("deploy %s: %v (id %s)", c.file, err, got)
 		}
 	}
 	duskCall := func(s *Session, id merkle.ContractID, fn string, arg []byte) []byte {
 		t.Helper()
-		r, err := s.Call(id, fn, arg, 1_000_000_000)
+		r, err := s.Call(context.Background(), id, fn, arg, 1_000_000_000)
 		if err != nil {
 			t.Fatalf("%s: %v", fn, err)
 		}
@@ -133,7 +134,7 @@ func TestDuskContracts(t *testing.T) {
 		{stake, "set_config", []byte{9}},
 		{transfer, "add_contract_balance", make([]byte, 39)},
 	} {
-		_, err := s2.Call(bad.id, bad.fn, bad.arg, 1_000_000_000)
+		_, err := s2.Call(context.Background(), bad.id, bad.fn, bad.arg, 1_000_000_000)
 		var ce *CallError
 		if !errors.As(err, &ce) || !(errors.Is(err, ErrPanic) || errors.Is(err, ErrTrap)) {
 			t.Fatalf("%s with a malformed argument: want a panic or trap CallError, got %v", bad.fn, err)
@@ -180,7 +181,7 @@ func TestDuskContracts(t *testing.T) {
 		s.Close()
 	}
 	for _, c := range duskContracts {
-		info, err := e.Inspect(root2, merkle.ContractID{c.id})
+		info, err := e.Inspect(context.Background(), root2, merkle.ContractID{c.id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +192,7 @@ func TestDuskContracts(t *testing.T) {
 
 	// Prove the page of stake's memory that set_config changed, and verify
 	// it holding only the root: it carries the archived new config.
-	diffs, err := e.Diff(root1, root2)
+	diffs, err := e.Diff(context.Background(), root1, root2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestDuskContracts(t *testing.T) {
 	want, _ := cfgCodec.Encode(cfg)
 	found := false
 	for _, page := range diffs[i].Pages {
-		p, err := e.ProvePage(root2, stake, page)
+		p, err := e.ProvePage(context.Background(), root2, stake, page)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,8 +25,6 @@ import (
 
 // Options configure an Engine. The zero value is usable.
 type Options struct {
-	// InMemory keeps the store in memory (tests, tools); dir is ignored.
-	InMemory bool
 	// CacheBytes bounds the store's LRU cache (0: pagestore's default).
 	CacheBytes int64
 	// Tracker picks the dirty-page tracker (dirty.Auto: the fastest that
@@ -63,6 +61,10 @@ type Options struct {
 	ImageAbove int64
 	// CallDepth caps nested inter-contract calls (0: DefaultCallDepth).
 	CallDepth int
+	// MaxCallDuration bounds the wall-clock time of one top-level call or
+	// deploy (0: DefaultMaxCallDuration; negative: only the context
+	// bounds it). Past it the call fails with ErrInterrupted.
+	MaxCallDuration time.Duration
 	// Queries are the host queries contracts may run through "hq".
 	Queries map[string]HostQuery
 	// Logger receives operational messages (nil: slog.Default()).
@@ -108,6 +110,9 @@ type Engine struct {
 	// compareBelow is the memory size up to which the compare tracker is
 	// used instead of tracker (0: never).
 	compareBelow uint64
+	maxCall      time.Duration
+	stopTick     chan struct{}
+	tickDone     chan struct{}
 	warm         *warmCache
 	images       *imageCache // nil: images off
 	imageAbove   uint64
@@ -202,19 +207,27 @@ func wasmtimeVersion() string {
 // wasmtimeGoMod is the wasmtime-go version go.mod requires.
 const wasmtimeGoMod = "v39.0.1"
 
-// Open opens or creates an engine whose store lives in dir.
+// Open opens or creates an engine whose store lives in dir (see
+// pagestore.Open for what it accepts as a store directory).
 func Open(dir string, opts Options) (*Engine, error) {
-	var st *pagestore.Store
-	var err error
-	sopts := &pagestore.Options{CacheBytes: opts.CacheBytes}
-	if opts.InMemory {
-		st, err = pagestore.NewStore(pagestore.NewMemoryBackend(), sopts)
-	} else {
-		st, err = pagestore.Open(dir, sopts)
-	}
+	st, err := pagestore.Open(dir, &pagestore.Options{CacheBytes: opts.CacheBytes})
 	if err != nil {
 		return nil, fmt.Errorf("engine: open store: %w", err)
 	}
+	return openOn(st, opts)
+}
+
+// OpenInMemory opens an engine over a new store held in memory, for tests,
+// tools and dry runs: nothing outlives Close.
+func OpenInMemory(opts Options) (*Engine, error) {
+	st, err := pagestore.NewStore(pagestore.NewMemoryBackend(), &pagestore.Options{CacheBytes: opts.CacheBytes})
+	if err != nil {
+		return nil, fmt.Errorf("engine: open store: %w", err)
+	}
+	return openOn(st, opts)
+}
+
+func openOn(st *pagestore.Store, opts Options) (*Engine, error) {
 	e, err := newEngine(st, opts)
 	if err != nil {
 		st.Close()
@@ -271,10 +284,14 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 	if opts.WarmBytes == 0 {
 		opts.WarmBytes = DefaultWarmBytes
 	}
+	if opts.MaxCallDuration == 0 {
+		opts.MaxCallDuration = DefaultMaxCallDuration
+	}
 	cache, _ := lru.New[merkle.Hash, *module](opts.ModuleCacheEntries)
 	e := &Engine{store: st, wt: wasmtime.NewEngineWithConfig(wasmConfig()), modules: cache, opts: opts,
 		log: opts.Logger, tracker: kind, compareBelow: compareBelow, pins: map[merkle.Hash]int{}, deferred: map[merkle.Hash]bool{},
-		deleting: map[merkle.Hash]bool{}, warm: newWarmCache(opts.WarmBytes, max(opts.WarmSets, 0))}
+		deleting: map[merkle.Hash]bool{}, warm: newWarmCache(opts.WarmBytes, max(opts.WarmSets, 0)),
+		maxCall: opts.MaxCallDuration, stopTick: make(chan struct{}), tickDone: make(chan struct{})}
 	if opts.ImageBytes >= 0 && opts.ImageAbove >= 0 {
 		if err := imagesAvailable(); err != nil {
 			e.log.Info("memory images unavailable; stored contracts load eagerly", "err", err)
@@ -297,6 +314,7 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 		}
 		e.linkers[i] = l
 	}
+	go e.tickEpochs(e.stopTick, e.tickDone)
 	e.log.Info("wasmstate engine open", "tracker", e.tracker.String(), "compare_below", e.compareBelow, "load", e.Info().Load, "wasmtime", WasmtimeVersion,
 		"max_memory", opts.MaxMemoryBytes)
 	return e, nil
@@ -323,10 +341,11 @@ func wasmConfig() *wasmtime.Config {
 	c.SetCraneliftNanCanonicalization(true)
 	c.SetParallelCompilation(false)
 	c.SetMaxWasmStack(512 << 10)
+	c.SetEpochInterruption(true)
 	return c
 }
 
-const configFingerprint = "fuel,mem64,nan-canon,no-threads,no-multimem,no-gc,no-relaxed-simd,no-tailcall,stack512k"
+const configFingerprint = "fuel,mem64,nan-canon,no-threads,no-multimem,no-gc,no-relaxed-simd,no-tailcall,stack512k,epoch"
 
 // Info describes the engine.
 func (e *Engine) Info() Info {
@@ -359,6 +378,8 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	e.mu.Unlock()
+	close(e.stopTick)
+	<-e.tickDone
 	e.warm.close()
 	if e.images != nil {
 		e.images.close()
@@ -373,12 +394,12 @@ func (e *Engine) Close() error {
 	return err
 }
 
-// Head returns the head root: the last committed root, or merkle.EmptyState
+// Head returns the head root: the last committed root, or merkle.EmptyState()
 // for a new store.
 func (e *Engine) Head() (merkle.Hash, error) {
 	root, ok, err := e.store.Head()
 	if err != nil || !ok {
-		return merkle.EmptyState, err
+		return merkle.EmptyState(), err
 	}
 	return root, nil
 }
@@ -496,7 +517,7 @@ func (e *Engine) GC(ctx context.Context) (pagestore.GCStats, error) {
 
 // knownRoot reports whether a session can be based on root.
 func (e *Engine) knownRoot(root merkle.Hash) error {
-	if root == merkle.EmptyState {
+	if root == merkle.EmptyState() {
 		return nil
 	}
 	ok, err := e.store.HasRoot(root)

@@ -52,6 +52,9 @@ func (e *QueryPanicError) Error() string {
 	return fmt.Sprintf("engine: host query %q panicked: %s", e.Query, e.Value)
 }
 
+// Is makes QueryPanicError match ErrQueryPanic.
+func (e *QueryPanicError) Is(t error) bool { return t == ErrQueryPanic }
+
 func (h hostEnv) top() *frame { return h.s.frames[len(h.s.frames)-1] }
 
 func (h hostEnv) Memory() []byte { return h.top().c.refresh() }
@@ -65,7 +68,15 @@ func (h hostEnv) WriteArgBuf(b []byte) {
 	c.argUsed = max(c.argUsed, uint64(len(b)))
 }
 
-func (h hostEnv) Charge(gas uint64) error { return h.s.charge(gas) }
+// Charge runs at every host function call: it is also where a call whose
+// context was cancelled stops (wasm itself is stopped by the epoch
+// deadline, see interrupt.go).
+func (h hostEnv) Charge(gas uint64) error {
+	if err := h.s.interrupted(); err != nil {
+		return err
+	}
+	return h.s.charge(gas)
+}
 
 func (h hostEnv) Call(callee hostfns.ContractID, fn string, arg []byte, gasLimit uint64) (int32, []byte, error) {
 	s := h.s
@@ -89,6 +100,11 @@ func (h hostEnv) Call(callee hostfns.ContractID, fn string, arg []byte, gasLimit
 	if ferr != nil {
 		if s.broken != nil {
 			return 0, nil, s.broken
+		}
+		if errors.Is(ferr, ErrInterrupted) {
+			// Not the callee's failure to report to its caller: the whole
+			// call stops.
+			return 0, nil, ferr
 		}
 		// A failed callee costs the caller its whole limit.
 		s.setFuel(remaining - limit)

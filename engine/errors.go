@@ -41,6 +41,14 @@ var (
 	// ErrInternal: an invariant of the engine broke; the session must be
 	// dropped. Reported instead of a panic.
 	ErrInternal = errors.New("engine: internal error")
+	// ErrInterrupted: the call's context was cancelled or its deadline
+	// passed, or it ran longer than Options.MaxCallDuration. Unlike every
+	// other failure it is not deterministic (another node may finish the
+	// same call): a node aborts the block instead of recording a result.
+	// The session is left as it was before the call.
+	ErrInterrupted = errors.New("engine: call interrupted")
+	// ErrQueryPanic: a host query panicked (QueryPanicError).
+	ErrQueryPanic = errors.New("engine: host query panicked")
 )
 
 // CallError reports a failed call. GasSpent is what the call consumed

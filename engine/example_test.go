@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -19,13 +20,13 @@ func Example() {
 	src, _ := os.ReadFile("../testdata/contracts/counter.wat")
 	code, _ := wasmtime.Wat2Wasm(string(src))
 
-	e, err := engine.Open("", engine.Options{InMemory: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e, err := engine.OpenInMemory(engine.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		panic(err)
 	}
 	defer e.Close()
 
-	s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{
+	s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{
 		Metadata: map[string][]byte{"block_height": binary.LittleEndian.AppendUint64(nil, 100)},
 	})
 	if err != nil {
@@ -33,21 +34,21 @@ func Example() {
 	}
 	defer s.Close() // drops whatever was not committed
 
-	id, err := s.Deploy(code, engine.DeployOptions{Owner: []byte("alice")})
+	id, err := s.Deploy(context.Background(), code, engine.DeployOptions{Owner: []byte("alice")})
 	if err != nil {
 		panic(err)
 	}
-	r, err := s.Call(id, "add", binary.LittleEndian.AppendUint64(nil, 10), 1_000_000)
+	r, err := s.Call(context.Background(), id, "add", binary.LittleEndian.AppendUint64(nil, 10), 1_000_000)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println("counter:", binary.LittleEndian.Uint64(r.Data))
 
-	root, err := s.Commit()
+	root, err := s.Commit(context.Background())
 	if err != nil {
 		panic(err)
 	}
-	proof, err := e.ProvePage(root, id, 0)
+	proof, err := e.ProvePage(context.Background(), root, id, 0)
 	if err != nil {
 		panic(err)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -223,7 +224,7 @@ func TestGasTranscript(t *testing.T) {
 		}
 		o := kind.options()
 		o.Queries = queries
-		e, err := Open("", o)
+		e, err := OpenInMemory(o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,17 +235,17 @@ func TestGasTranscript(t *testing.T) {
 				t.Fatalf("transcript metadata %s: %v", k, err)
 			}
 		}
-		s, err := e.NewSession(merkle.EmptyState, SessionOptions{Metadata: meta, Debug: true})
+		s, err := e.NewSession(merkle.EmptyState(), SessionOptions{Metadata: meta, Debug: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
 		code := wasm(t, "gasmeter")
-		meter, err := s.Deploy(code, DeployOptions{Owner: []byte(tr.Owner)})
+		meter, err := s.Deploy(context.Background(), code, DeployOptions{Owner: []byte(tr.Owner)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		callee, err := s.Deploy(code, DeployOptions{Owner: []byte(tr.Owner), Nonce: 1})
+		callee, err := s.Deploy(context.Background(), code, DeployOptions{Owner: []byte(tr.Owner), Nonce: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,7 +265,7 @@ func TestGasTranscript(t *testing.T) {
 				feed = func(b []byte) error { fed = append(fed, b); return nil }
 			}
 			before := root(t, s)
-			r, err := s.CallFeed(meter, c.Fn, arg, limit, feed)
+			r, err := s.CallFeed(context.Background(), meter, c.Fn, arg, limit, feed)
 			var got uint64
 			switch {
 			case c.Error == "" && err != nil:

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -46,7 +47,7 @@ type mode struct {
 func (m mode) String() string { return m.tracker.String() + "/" + m.load }
 
 func (m mode) options() Options {
-	o := Options{InMemory: true, Tracker: m.tracker, Logger: quiet}
+	o := Options{Tracker: m.tracker, Logger: quiet}
 	switch m.load {
 	case "eager":
 		o.ImageBytes = -1
@@ -92,7 +93,7 @@ func requireUffd(t testing.TB) {
 
 func testEngine(t testing.TB, kind mode) *Engine {
 	t.Helper()
-	e, err := Open("", kind.options())
+	e, err := OpenInMemory(kind.options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func newSession(t testing.TB, e *Engine, root merkle.Hash) *Session {
 
 func deploy(t testing.TB, s *Session, name string, o DeployOptions) merkle.ContractID {
 	t.Helper()
-	id, err := s.Deploy(wasm(t, name), o)
+	id, err := s.Deploy(context.Background(), wasm(t, name), o)
 	if err != nil {
 		t.Fatalf("deploy %s: %v", name, err)
 	}
@@ -123,7 +124,7 @@ const gas = 10_000_000
 
 func call(t testing.TB, s *Session, id merkle.ContractID, fn string, arg []byte) []byte {
 	t.Helper()
-	r, err := s.Call(id, fn, arg, gas)
+	r, err := s.Call(context.Background(), id, fn, arg, gas)
 	if err != nil {
 		t.Fatalf("call %s: %v", fn, err)
 	}
@@ -151,7 +152,7 @@ func root(t testing.TB, s *Session) merkle.Hash {
 
 func commit(t testing.TB, s *Session) merkle.Hash {
 	t.Helper()
-	r, err := s.Commit()
+	r, err := s.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

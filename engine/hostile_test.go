@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -92,24 +93,24 @@ func growChild(t *testing.T) {
 	if os.Getenv("GROW_TRACKER") == "compare" {
 		o.Tracker = dirty.Compare
 	}
-	e, err := Open("", o)
+	e, err := OpenInMemory(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	s, err := e.NewSession(merkle.EmptyState, SessionOptions{})
+	s, err := e.NewSession(merkle.EmptyState(), SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	id := deploy(t, s, os.Getenv("GROW_CONTRACT"), DeployOptions{})
 	before := root(t, s)
-	_, err = s.Call(id, "grow", u32s(uint32(pages)), 1<<40)
+	_, err = s.Call(context.Background(), id, "grow", u32s(uint32(pages)), 1<<40)
 	var class string
 	switch {
 	case err == nil:
 		class = "grown"
-		if _, err := s.Commit(); err != nil {
+		if _, err := s.Commit(context.Background()); err != nil {
 			t.Fatalf("commit after growth: %v", err)
 		}
 	case errors.Is(err, ErrMemoryLimit), errors.Is(err, ErrPanic), errors.Is(err, ErrTrap), errors.Is(err, ErrOutOfGas):
@@ -135,11 +136,11 @@ func growChild(t *testing.T) {
 // past it the emitting frame fails with ErrEventsFull and nothing is kept.
 func TestEventBytesCapped(t *testing.T) {
 	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	ev := deploy(t, s, "eventer", DeployOptions{})
 	const per = len("number") + 4
 	fit := uint32(MaxEventBytes / per)
-	r, err := s.Call(ev, "emit_events", u32s(fit), 1<<40)
+	r, err := s.Call(context.Background(), ev, "emit_events", u32s(fit), 1<<40)
 	if err != nil {
 		t.Fatalf("%d events within the cap: %v", fit, err)
 	}
@@ -147,7 +148,7 @@ func TestEventBytesCapped(t *testing.T) {
 		t.Fatalf("%d events, want %d", len(r.Events), fit)
 	}
 	before := root(t, s)
-	_, err = s.Call(ev, "emit_events", u32s(fit+1), 1<<40)
+	_, err = s.Call(context.Background(), ev, "emit_events", u32s(fit+1), 1<<40)
 	if !errors.Is(err, ErrEventsFull) {
 		t.Fatalf("one event past the cap: %v, want ErrEventsFull", err)
 	}
@@ -157,5 +158,71 @@ func TestEventBytesCapped(t *testing.T) {
 	}
 	if root(t, s) != before {
 		t.Fatal("a failed call changed the root")
+	}
+}
+
+// TestCallInterrupted: a call that would spin until its gas runs out (2^62
+// gas: minutes) stops at its context's deadline, at the engine's maximum
+// call duration, or when its context is cancelled at the next host call,
+// with ErrInterrupted; the session is as before and still usable.
+func TestCallInterrupted(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		maxCall time.Duration
+		ctx     func() (context.Context, context.CancelFunc)
+	}{
+		{"deadline", 0, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 50*time.Millisecond)
+		}},
+		{"max-call-duration", 50 * time.Millisecond, func() (context.Context, context.CancelFunc) {
+			return context.Background(), func() {}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := auto.options()
+			o.MaxCallDuration = c.maxCall
+			e, err := OpenInMemory(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			s := newSession(t, e, merkle.EmptyState())
+			sp := deploy(t, s, "spender", DeployOptions{})
+			cid := deploy(t, s, "counter", DeployOptions{})
+			before := root(t, s)
+			ctx, cancel := c.ctx()
+			defer cancel()
+			t0 := time.Now()
+			_, err = s.Call(ctx, sp, "loop_forever", nil, 1<<62)
+			took := time.Since(t0)
+			if !errors.Is(err, ErrInterrupted) || !errors.Is(err, ErrCallFailed) {
+				t.Fatalf("loop_forever: %v, want ErrInterrupted", err)
+			}
+			if took > 5*time.Second {
+				t.Fatalf("interrupted after %v", took)
+			}
+			if root(t, s) != before {
+				t.Fatal("an interrupted call changed the root")
+			}
+			if v := readU64(t, call(t, s, cid, "read_value", nil)); v != 0xfc {
+				t.Fatalf("session after an interrupted call: counter %d", v)
+			}
+			t.Logf("interrupted after %v", took)
+		})
+	}
+	// A context already done: nothing runs.
+	e := testEngine(t, auto)
+	s := newSession(t, e, merkle.EmptyState())
+	cid := deploy(t, s, "counter", DeployOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Call(ctx, cid, "increment", nil, gas); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("call with a cancelled context: %v", err)
+	}
+	if _, err := s.Commit(ctx); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("commit with a cancelled context: %v", err)
+	}
+	if _, err := s.Deploy(ctx, wasm(t, "counter"), DeployOptions{Nonce: 1}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("deploy with a cancelled context: %v", err)
 	}
 }

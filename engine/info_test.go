@@ -59,7 +59,7 @@ func TestTrackerFallbackOnce(t *testing.T) {
 	var logged bytes.Buffer
 	o := auto.options()
 	o.Logger = slog.New(slog.NewTextHandler(&logged, nil))
-	e, err := Open("", o)
+	e, err := OpenInMemory(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestTrackerFallbackOnce(t *testing.T) {
 	for i := range 10 {
 		writePages(t, s2, id, 3, 5, uint32(i))
 	}
-	if a, b := root(t, s), root(t, s2); a != b || a == merkle.EmptyState {
+	if a, b := root(t, s), root(t, s2); a != b || a == merkle.EmptyState() {
 		t.Fatalf("roots differ: fallback %s, uffd-wp %s", a, b)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,7 +24,10 @@ type ContractInfo struct {
 }
 
 // Inspect describes contract id under root.
-func (e *Engine) Inspect(root merkle.Hash, id merkle.ContractID) (*ContractInfo, error) {
+func (e *Engine) Inspect(ctx context.Context, root merkle.Hash, id merkle.ContractID) (*ContractInfo, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
 	_, leaf, err := e.leafAt(root, id)
 	if err != nil {
 		return nil, err
@@ -56,13 +60,21 @@ func (e *Engine) Inspect(root merkle.Hash, id merkle.ContractID) (*ContractInfo,
 
 // Contracts lists the leaves of every contract under root, in state-key
 // order.
-func (e *Engine) Contracts(root merkle.Hash) ([]merkle.ContractLeaf, error) {
+func (e *Engine) Contracts(ctx context.Context, root merkle.Hash) ([]merkle.ContractLeaf, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
 	st, err := e.stateAt(root)
 	if err != nil {
 		return nil, err
 	}
 	var out []merkle.ContractLeaf
 	err = st.ForEach(func(l merkle.ContractLeaf) error {
+		if len(out)%1024 == 1023 {
+			if err := ctxErr(ctx); err != nil {
+				return err
+			}
+		}
 		out = append(out, l)
 		return nil
 	})
@@ -81,12 +93,12 @@ type ContractDiff struct {
 // Diff lists the contracts added, removed and changed from root a to root
 // b, with the pages that changed. Unchanged subtrees are skipped by hash,
 // so the cost follows the difference, not the state size.
-func (e *Engine) Diff(a, b merkle.Hash) ([]ContractDiff, error) {
-	la, err := e.Contracts(a)
+func (e *Engine) Diff(ctx context.Context, a, b merkle.Hash) ([]ContractDiff, error) {
+	la, err := e.Contracts(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	lb, err := e.Contracts(b)
+	lb, err := e.Contracts(ctx, b)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +115,7 @@ func (e *Engine) Diff(a, b merkle.Hash) ([]ContractDiff, error) {
 			nl := l
 			out = append(out, ContractDiff{ID: l.ID, Change: "added", NewLeaf: &nl})
 		case o != l:
-			pages, err := e.diffPages(o.MemoryRoot, l.MemoryRoot)
+			pages, err := e.diffPages(ctx, o.MemoryRoot, l.MemoryRoot)
 			if err != nil {
 				return nil, err
 			}
@@ -119,40 +131,20 @@ func (e *Engine) Diff(a, b merkle.Hash) ([]ContractDiff, error) {
 	return out, nil
 }
 
-// diffPages walks two memory trees together, descending only where their
-// hashes differ.
-func (e *Engine) diffPages(a, b merkle.Hash) ([]uint64, error) {
+// diffPages lists the pages whose hashes differ between two memory
+// trees, checking ctx every 1,024 pages.
+func (e *Engine) diffPages(ctx context.Context, a, b merkle.Hash) ([]uint64, error) {
 	var out []uint64
-	var walk func(a, b merkle.Hash, h int, base uint64) error
-	walk = func(a, b merkle.Hash, h int, base uint64) error {
-		if a == b {
-			return nil
+	err := merkle.DiffMemory(e.store, a, b, func(i uint64, _ merkle.Hash) error {
+		if len(out)%1024 == 1023 {
+			if err := ctxErr(ctx); err != nil {
+				return err
+			}
 		}
-		if h == 0 {
-			out = append(out, base)
-			return nil
-		}
-		al, ar, err := e.children(a, h)
-		if err != nil {
-			return err
-		}
-		bl, br, err := e.children(b, h)
-		if err != nil {
-			return err
-		}
-		if err := walk(al, bl, h-1, base); err != nil {
-			return err
-		}
-		return walk(ar, br, h-1, base|1<<(h-1))
-	}
-	return out, walk(a, b, merkle.MemoryTreeHeight, 0)
-}
-
-func (e *Engine) children(n merkle.Hash, h int) (merkle.Hash, merkle.Hash, error) {
-	if n == merkle.EmptyMemory(h) {
-		return merkle.EmptyMemory(h - 1), merkle.EmptyMemory(h - 1), nil
-	}
-	return e.store.MemoryNode(n)
+		out = append(out, i)
+		return nil
+	})
+	return out, err
 }
 
 // Exports lists the functions of contract id under root that Call accepts,

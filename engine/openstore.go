@@ -9,8 +9,8 @@ import (
 // OpenStore returns an engine over a store the caller opened, for the
 // pagestore options Open does not expose (a read-only open, waiting for
 // another process's lock, refusing to create). The engine owns st from
-// then on: Close closes it, also when OpenStore fails. opts.InMemory and
-// opts.CacheBytes are ignored (the store is already open).
+// then on: Close closes it, also when OpenStore fails. opts.CacheBytes is
+// ignored (the store is already open).
 func OpenStore(st *pagestore.Store, opts Options) (*Engine, error) {
 	if st == nil {
 		return nil, badInput("OpenStore: nil store")

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/wasmstate/wasmstate/merkle"
@@ -31,7 +32,10 @@ func (e *Engine) leafAt(root merkle.Hash, id merkle.ContractID) (*merkle.StateTr
 }
 
 // ProveContract proves contract id's leaf under root, or its absence.
-func (e *Engine) ProveContract(root merkle.Hash, id merkle.ContractID) (merkle.Proof, error) {
+func (e *Engine) ProveContract(ctx context.Context, root merkle.Hash, id merkle.ContractID) (merkle.Proof, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
 	st, err := e.stateAt(root)
 	if err != nil {
 		return nil, err
@@ -41,7 +45,10 @@ func (e *Engine) ProveContract(root merkle.Hash, id merkle.ContractID) (merkle.P
 
 // ProveRange proves length bytes at offset of contract id's memory under
 // root. ProvePage is the one-page case.
-func (e *Engine) ProveRange(root merkle.Hash, id merkle.ContractID, offset, length uint64) (*merkle.RangeProof, error) {
+func (e *Engine) ProveRange(ctx context.Context, root merkle.Hash, id merkle.ContractID, offset, length uint64) (*merkle.RangeProof, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
 	st, leaf, err := e.leafAt(root, id)
 	if err != nil {
 		return nil, err
@@ -50,9 +57,21 @@ func (e *Engine) ProveRange(root merkle.Hash, id merkle.ContractID, offset, leng
 }
 
 // ProvePage proves page index of contract id's memory under root.
-func (e *Engine) ProvePage(root merkle.Hash, id merkle.ContractID, index uint64) (*merkle.RangeProof, error) {
+func (e *Engine) ProvePage(ctx context.Context, root merkle.Hash, id merkle.ContractID, index uint64) (*merkle.RangeProof, error) {
 	if index >= merkle.MaxPages {
 		return nil, fmt.Errorf("%w: page %d", merkle.ErrOutOfRange, index)
 	}
-	return e.ProveRange(root, id, index*merkle.PageSize, merkle.PageSize)
+	return e.ProveRange(ctx, root, id, index*merkle.PageSize, merkle.PageSize)
+}
+
+// ctxErr is the error of a done context, as ErrInterrupted; a nil context
+// is bad input.
+func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return badInput("nil context")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInterrupted, err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -14,7 +15,7 @@ import (
 // outside the memory.
 func TestReadMemory(t *testing.T) {
 	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	ctr := deploy(t, s, "counter", DeployOptions{})
 	gr := deploy(t, s, "grower", DeployOptions{})
 	r1 := commit(t, s)
@@ -30,7 +31,7 @@ func TestReadMemory(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read %d+%d: %v", c.off, c.length, err)
 		}
-		p, err := e.ProveRange(c.root, c.id, c.off, c.length)
+		p, err := e.ProveRange(context.Background(), c.root, c.id, c.off, c.length)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +43,7 @@ func TestReadMemory(t *testing.T) {
 	if b, _ := e.ReadMemory(r2, ctr, 0, 8); readU64(t, b) != 0xfc+5 {
 		t.Fatalf("counter at r2: %x", b)
 	}
-	info, _ := e.Inspect(r2, ctr)
+	info, _ := e.Inspect(context.Background(), r2, ctr)
 	for _, bad := range [][2]uint64{{0, 0}, {info.Leaf.MemoryLen, 1}, {info.Leaf.MemoryLen - 1, 2}, {1 << 63, 1 << 63}, {0, MaxReadLength + 1}} {
 		if _, err := e.ReadMemory(r2, ctr, bad[0], bad[1]); !errors.Is(err, merkle.ErrOutOfRange) {
 			t.Errorf("read %d+%d: %v", bad[0], bad[1], err)
@@ -58,7 +59,7 @@ func TestReadMemory(t *testing.T) {
 
 func TestExports(t *testing.T) {
 	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	ctr := deploy(t, s, "counter", DeployOptions{})
 	ini := deploy(t, s, "initializer", DeployOptions{InitArg: u64(7)})
 	r := commit(t, s)
@@ -67,7 +68,7 @@ func TestExports(t *testing.T) {
 		t.Fatalf("counter exports: %v %v", got, err)
 	}
 	for _, fn := range got {
-		if _, err := s.Call(ctr, fn, u64(1), 1_000_000); errors.Is(err, ErrNoFunction) {
+		if _, err := s.Call(context.Background(), ctr, fn, u64(1), 1_000_000); errors.Is(err, ErrNoFunction) {
 			t.Errorf("listed export %q is not callable: %v", fn, err)
 		}
 	}
@@ -75,7 +76,7 @@ func TestExports(t *testing.T) {
 	if err != nil || slices.Contains(got, "init") {
 		t.Fatalf("initializer exports list init: %v %v", got, err)
 	}
-	info, err := e.Inspect(r, ctr)
+	info, err := e.Inspect(context.Background(), r, ctr)
 	if err != nil || !slices.Equal(info.Exports, mustExports(t, e, r, ctr)) {
 		t.Fatalf("Inspect exports: %v %v", info.Exports, err)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,7 +75,6 @@ func TestMemoryReturned(t *testing.T) {
 	}
 	dir := t.TempDir()
 	o := auto.options()
-	o.InMemory = false
 	open := func(o Options) *Engine {
 		e, err := Open(dir, o)
 		if err != nil {
@@ -86,8 +86,8 @@ func TestMemoryReturned(t *testing.T) {
 	cold := o
 	cold.WarmSets = -1
 	e := open(cold)
-	s, _ := e.NewSession(merkle.EmptyState, SessionOptions{})
-	id, err := s.Deploy(wasm(t, "pagewriter"), DeployOptions{})
+	s, _ := e.NewSession(merkle.EmptyState(), SessionOptions{})
+	id, err := s.Deploy(context.Background(), wasm(t, "pagewriter"), DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +95,11 @@ func TestMemoryReturned(t *testing.T) {
 		fn  string
 		arg []byte
 	}{{"grow", u32s(1023)}, {"fill", u32s(0, 1024*16)}} {
-		if _, err := s.Call(id, st.fn, st.arg, 1<<40); err != nil {
+		if _, err := s.Call(context.Background(), id, st.fn, st.arg, 1<<40); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r, err := s.Commit()
+	r, err := s.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,11 +113,11 @@ func TestMemoryReturned(t *testing.T) {
 			s, _ := e.NewSession(r, SessionOptions{})  // warm after the first round
 			s2, _ := e.NewSession(r, SessionOptions{}) // cold: maps the image
 			for _, ss := range []*Session{s, s2} {
-				if _, err := ss.Call(id, "write", u32s(8, 200, uint32(i)), 1<<40); err != nil {
+				if _, err := ss.Call(context.Background(), id, "write", u32s(8, 200, uint32(i)), 1<<40); err != nil {
 					t.Fatal(err)
 				}
 				// A growth to 256 MiB that runs out of gas after the grow.
-				ss.Call(id, "grow", u32s(4096), 20_000)
+				ss.Call(context.Background(), id, "grow", u32s(4096), 20_000)
 			}
 			s2.Close()
 			s.Close()

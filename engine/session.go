@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -28,6 +29,7 @@ type Session struct {
 	debugLog  []DebugMessage
 
 	// Per top-level call.
+	ctx     context.Context // the running call's
 	frames  []*frame
 	journal []undo
 	events  []Event
@@ -69,7 +71,7 @@ const (
 	MaxMetadataValue = 65536
 )
 
-// NewSession forks a session from root (merkle.EmptyState for an empty
+// NewSession forks a session from root (merkle.EmptyState() for an empty
 // state). It is O(1): contracts and pages load when used.
 func (e *Engine) NewSession(root merkle.Hash, o SessionOptions) (*Session, error) {
 	for k, v := range o.Metadata {
@@ -102,7 +104,7 @@ func (e *Engine) pinKnown(root merkle.Hash) error {
 	if e.deleting[root] {
 		return fmt.Errorf("%w: %s (being deleted)", ErrUnknownRoot, root)
 	}
-	if root != merkle.EmptyState && e.pins[root] == 0 {
+	if root != merkle.EmptyState() && e.pins[root] == 0 {
 		ok, err := e.store.HasRoot(root)
 		if err != nil {
 			return fmt.Errorf("engine: open session at %s: %w", root, err)
@@ -225,10 +227,18 @@ func (s *Session) changedIDs(match func(*contract) bool) []merkle.ContractID {
 
 // Commit writes everything the session changed in one atomic, synced batch
 // and returns the new root, which becomes the session's base. Ephemeral
-// data is cleared.
-func (s *Session) Commit() (merkle.Hash, error) {
+// data is cleared. A ctx done before the batch is written stops the commit
+// with ErrInterrupted and changes nothing; once the batch is being written
+// the commit completes.
+func (s *Session) Commit(ctx context.Context) (merkle.Hash, error) {
 	if err := s.usable(); err != nil {
 		return merkle.Hash{}, err
+	}
+	if ctx == nil {
+		return merkle.Hash{}, badInput("nil context")
+	}
+	if err := ctx.Err(); err != nil {
+		return merkle.Hash{}, fmt.Errorf("%w: %w", ErrInterrupted, err)
 	}
 	touched := s.changedIDs(func(c *contract) bool { return c.changed || c.uncommitted })
 	root, err := s.Root()
@@ -254,6 +264,9 @@ func (s *Session) Commit() (merkle.Hash, error) {
 		clear(s.eph)
 		s.ephBytes = 0
 		return root, nil
+	}
+	if err := ctx.Err(); err != nil { // the trees are hashed, nothing written
+		return merkle.Hash{}, fmt.Errorf("%w: %w", ErrInterrupted, err)
 	}
 	b := pagestore.NewHashedBatch()
 	for _, id := range touched {

@@ -9,7 +9,7 @@ import (
 func TestCounterRoundTrip(t *testing.T) {
 	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
-		s := newSession(t, e, merkle.EmptyState)
+		s := newSession(t, e, merkle.EmptyState())
 		id := deploy(t, s, "counter", DeployOptions{Owner: []byte("alice")})
 		if v := readU64(t, call(t, s, id, "read_value", nil)); v != 0xfc {
 			t.Fatalf("initial value %d", v)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +19,7 @@ import (
 // script runs a fixed sequence of deploys, calls (failing ones included)
 // and commits, and returns the roots and receipts it saw.
 func script(t *testing.T, e *Engine) (roots []merkle.Hash, log []string) {
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	ctr := deploy(t, s, "counter", DeployOptions{Owner: []byte("o")})
 	ctr64 := deploy(t, s, "counter64", DeployOptions{Owner: []byte("o")})
 	cc := deploy(t, s, "callcenter", DeployOptions{})
@@ -36,7 +37,7 @@ func script(t *testing.T, e *Engine) (roots []merkle.Hash, log []string) {
 			{ev, "emit_events", u32(uint32(i))}, {gr, "grow", u32(1)}, {fc, "increment", []byte{byte(i % 2)}},
 			{gr, "grow_and_panic", u32(1)}, {ev, "emit_and_panic", []byte("p")},
 		} {
-			r, err := s.Call(c.id, c.fn, c.arg, gas)
+			r, err := s.Call(context.Background(), c.id, c.fn, c.arg, gas)
 			if err != nil {
 				log = append(log, fmt.Sprintf("%s err %v", c.fn, err))
 				continue
@@ -74,7 +75,7 @@ func TestDeterminism(t *testing.T) {
 func TestConcurrentSessions(t *testing.T) {
 	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
-		s := newSession(t, e, merkle.EmptyState)
+		s := newSession(t, e, merkle.EmptyState())
 		ctr := deploy(t, s, "counter", DeployOptions{})
 		base := commit(t, s)
 		const n = 8
@@ -91,11 +92,11 @@ func TestConcurrentSessions(t *testing.T) {
 					return
 				}
 				defer s.Close()
-				if _, err := s.Call(ctr, "add", u64(uint64(i+1)), gas); err != nil {
+				if _, err := s.Call(context.Background(), ctr, "add", u64(uint64(i+1)), gas); err != nil {
 					errs <- err
 					return
 				}
-				r, err := s.Commit()
+				r, err := s.Commit(context.Background())
 				roots[i] = r
 				errs <- err
 			}(i)
@@ -123,7 +124,7 @@ func TestConcurrentSessions(t *testing.T) {
 
 func TestDeleteCommitWhileInUse(t *testing.T) {
 	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	ctr := deploy(t, s, "counter", DeployOptions{})
 	r1 := commit(t, s)
 	call(t, s, ctr, "increment", nil)
@@ -162,28 +163,28 @@ func TestDeleteCommitWhileInUse(t *testing.T) {
 
 func TestInvalidModules(t *testing.T) {
 	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	files, _ := filepath.Glob("../testdata/contracts/invalid/*.wat")
 	if len(files) < 10 {
 		t.Fatalf("only %d invalid modules", len(files))
 	}
 	for _, f := range files {
 		name := "invalid/" + strings.TrimSuffix(filepath.Base(f), ".wat")
-		if _, err := s.Deploy(wasm(t, name), DeployOptions{}); !errors.Is(err, ErrInvalidModule) {
+		if _, err := s.Deploy(context.Background(), wasm(t, name), DeployOptions{}); !errors.Is(err, ErrInvalidModule) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	for _, bad := range [][]byte{nil, []byte("not wasm"), {0, 'a', 's', 'm', 1, 0, 0, 0}} {
-		if _, err := s.Deploy(bad, DeployOptions{}); !errors.Is(err, ErrInvalidModule) {
+		if _, err := s.Deploy(context.Background(), bad, DeployOptions{}); !errors.Is(err, ErrInvalidModule) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
-	if root(t, s) != merkle.EmptyState {
+	if root(t, s) != merkle.EmptyState() {
 		t.Fatal("failed deploys changed the state")
 	}
 	// Duplicate ids and the nonce.
 	a := deploy(t, s, "counter", DeployOptions{})
-	if _, err := s.Deploy(wasm(t, "counter"), DeployOptions{}); !errors.Is(err, ErrContractExists) {
+	if _, err := s.Deploy(context.Background(), wasm(t, "counter"), DeployOptions{}); !errors.Is(err, ErrContractExists) {
 		t.Fatalf("same id twice: %v", err)
 	}
 	if b := deploy(t, s, "counter", DeployOptions{Nonce: 1}); a == b {
@@ -191,7 +192,7 @@ func TestInvalidModules(t *testing.T) {
 	}
 	// A failing init deploys nothing.
 	before := root(t, s)
-	if _, err := s.Deploy(wasm(t, "initializer"), DeployOptions{InitArg: []byte{1}}); !errors.Is(err, ErrPanic) {
+	if _, err := s.Deploy(context.Background(), wasm(t, "initializer"), DeployOptions{InitArg: []byte{1}}); !errors.Is(err, ErrPanic) {
 		t.Fatalf("failing init: %v", err)
 	}
 	if root(t, s) != before {
@@ -202,13 +203,13 @@ func TestInvalidModules(t *testing.T) {
 func TestWasm64CallsWasm32WithNestedFailure(t *testing.T) {
 	forEachTracker(t, func(t *testing.T, kind mode) {
 		e := testEngine(t, kind)
-		s := newSession(t, e, merkle.EmptyState)
+		s := newSession(t, e, merkle.EmptyState())
 		cc64 := deploy(t, s, "callcenter64", DeployOptions{})
 		cc := deploy(t, s, "callcenter", DeployOptions{})
 		fc := deploy(t, s, "fallible_counter", DeployOptions{})
 		inner := cat(fc[:], u32(9), []byte("increment"), []byte{1})
 		outer := cat(cc[:], u32(14), []byte("delegate_query"), inner)
-		r, err := s.Call(cc64, "delegate_query", outer, gas)
+		r, err := s.Call(context.Background(), cc64, "delegate_query", outer, gas)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,7 +244,7 @@ func TestReopenInAnotherProcess(t *testing.T) {
 			os.Exit(2)
 		}
 		id, _ := merkle.ParseContractID(os.Getenv("WASMSTATE_REOPEN_ID"))
-		r, err := s.Call(id, "read_value", nil, gas)
+		r, err := s.Call(context.Background(), id, "read_value", nil, gas)
 		if err != nil {
 			fmt.Println("call:", err)
 			os.Exit(2)
@@ -256,7 +257,7 @@ func TestReopenInAnotherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := e.NewSession(merkle.EmptyState, SessionOptions{})
+	s, _ := e.NewSession(merkle.EmptyState(), SessionOptions{})
 	ctr := deploy(t, s, "counter", DeployOptions{})
 	call(t, s, ctr, "add", u64(1000))
 	commit(t, s)
@@ -280,13 +281,13 @@ func TestCToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	alice, bob := bytes.Repeat([]byte{0xA1}, 32), bytes.Repeat([]byte{0xB0}, 32)
-	tok, err := s.Deploy(code, DeployOptions{InitArg: cat(alice, u64(1000))})
+	tok, err := s.Deploy(context.Background(), code, DeployOptions{InitArg: cat(alice, u64(1000))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Call(tok, "transfer", cat(alice, bob, u64(300)), gas)
+	r, err := s.Call(context.Background(), tok, "transfer", cat(alice, bob, u64(300)), gas)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestCToken(t *testing.T) {
 		t.Fatalf("alice has %d", v)
 	}
 	before := root(t, s2)
-	if _, err := s2.Call(tok, "transfer", cat(bob, alice, u64(301)), gas); !errors.Is(err, ErrPanic) {
+	if _, err := s2.Call(context.Background(), tok, "transfer", cat(bob, alice, u64(301)), gas); !errors.Is(err, ErrPanic) {
 		t.Fatalf("overdraft: %v", err)
 	}
 	if root(t, s2) != before {
@@ -312,7 +313,7 @@ func TestCToken(t *testing.T) {
 
 func TestProofsAndDiff(t *testing.T) {
 	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	ctr := deploy(t, s, "counter", DeployOptions{Owner: []byte("me")})
 	gr := deploy(t, s, "grower", DeployOptions{})
 	r1 := commit(t, s)
@@ -323,7 +324,7 @@ func TestProofsAndDiff(t *testing.T) {
 		root merkle.Hash
 		v    uint64
 	}{{r1, 0xfc}, {r2, 0xfc + 5}} {
-		p, err := e.ProvePage(r.root, ctr, 0)
+		p, err := e.ProvePage(context.Background(), r.root, ctr, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +332,7 @@ func TestProofsAndDiff(t *testing.T) {
 		if err != nil || readU64(t, page[:8]) != r.v {
 			t.Fatalf("page proof at %s: %v", r.root, err)
 		}
-		rp, err := e.ProveRange(r.root, ctr, 0, 8)
+		rp, err := e.ProveRange(context.Background(), r.root, ctr, 0, 8)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -340,15 +341,15 @@ func TestProofsAndDiff(t *testing.T) {
 		}
 	}
 	absent := merkle.ContractID{0xAB}
-	p, err := e.ProveContract(r2, absent)
+	p, err := e.ProveContract(context.Background(), r2, absent)
 	if err != nil || merkle.VerifyAbsence(r2, absent, p) != nil {
 		t.Fatalf("absence: %v", err)
 	}
-	info, err := e.Inspect(r2, ctr)
+	info, err := e.Inspect(context.Background(), r2, ctr)
 	if err != nil || string(info.Owner) != "me" || info.Pages == 0 || len(info.Globals) != 2 {
 		t.Fatalf("inspect: %+v %v", info, err)
 	}
-	d, err := e.Diff(r1, r2)
+	d, err := e.Diff(context.Background(), r1, r2)
 	if err != nil || len(d) != 2 {
 		t.Fatalf("diff: %+v %v", d, err)
 	}
@@ -357,7 +358,7 @@ func TestProofsAndDiff(t *testing.T) {
 			t.Fatalf("diff entry %+v", c)
 		}
 	}
-	if d, err := e.Diff(merkle.EmptyState, r1); err != nil || len(d) != 2 || d[0].Change != "added" {
+	if d, err := e.Diff(context.Background(), merkle.EmptyState(), r1); err != nil || len(d) != 2 || d[0].Change != "added" {
 		t.Fatalf("diff from empty: %+v %v", d, err)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -10,22 +11,22 @@ import (
 
 func TestTypedCalls(t *testing.T) {
 	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState)
-	in, err := DeployTyped(s, wasm(t, "initializer"), uint64(41), codec.U64, DeployOptions{})
+	s := newSession(t, e, merkle.EmptyState())
+	in, err := DeployTyped(context.Background(), s, wasm(t, "initializer"), uint64(41), codec.U64, DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, r, err := CallTyped(s, in, "value", struct{}{}, codec.Unit, codec.U64, gas)
+	v, r, err := CallTyped(context.Background(), s, in, "value", struct{}{}, codec.Unit, codec.U64, gas)
 	if err != nil || v != 41 || r.GasSpent == 0 {
 		t.Fatalf("value: %d %v", v, err)
 	}
 	ctr := deploy(t, s, "counter", DeployOptions{})
-	v, _, err = CallTyped(s, ctr, "add", uint64(4), codec.U64, codec.U64, gas)
+	v, _, err = CallTyped(context.Background(), s, ctr, "add", uint64(4), codec.U64, codec.U64, gas)
 	if err != nil || v != 0xfc+4 {
 		t.Fatalf("add: %d %v", v, err)
 	}
 	// A result of the wrong size is a decode error, with the receipt.
-	_, r, err = CallTyped(s, ctr, "read_value", struct{}{}, codec.Unit, codec.U32, gas)
+	_, r, err = CallTyped(context.Background(), s, ctr, "read_value", struct{}{}, codec.Unit, codec.U32, gas)
 	if !errors.Is(err, codec.ErrDecode) || r == nil {
 		t.Fatalf("wrong result type: %v", err)
 	}

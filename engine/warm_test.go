@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -26,7 +27,7 @@ func u32s(vs ...uint32) []byte {
 // 4 KiB page filled, and commits.
 func pageWriter(t *testing.T, e *Engine, wasmPages uint32) (merkle.ContractID, merkle.Hash) {
 	t.Helper()
-	s := newSession(t, e, merkle.EmptyState)
+	s := newSession(t, e, merkle.EmptyState())
 	id := deploy(t, s, "pagewriter", DeployOptions{})
 	steps := []struct {
 		fn  string
@@ -36,11 +37,11 @@ func pageWriter(t *testing.T, e *Engine, wasmPages uint32) (merkle.ContractID, m
 		if st.fn == "grow" && wasmPages == 1 {
 			continue
 		}
-		if _, err := s.Call(id, st.fn, st.arg, 1<<40); err != nil {
+		if _, err := s.Call(context.Background(), id, st.fn, st.arg, 1<<40); err != nil {
 			t.Fatalf("%s: %v", st.fn, err)
 		}
 	}
-	r, err := s.Commit()
+	r, err := s.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestWarmHandOff(t *testing.T) {
 		// Block 1: write 4 pages, commit, close: the set stays warm at r1.
 		s1, _ := e.NewSession(r0, SessionOptions{})
 		writePages(t, s1, id, 4, 7, 3)
-		r1, err := s1.Commit()
+		r1, err := s1.Commit(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,11 +124,11 @@ func TestWarmHandOff(t *testing.T) {
 		writePages(t, a, id, 1, 1, 3)
 		writePages(t, b, id, 1, 1, 3)
 		writePages(t, b, id, 1, 1, 3)
-		ra, err := a.Commit()
+		ra, err := a.Commit(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		rb, err := b.Commit()
+		rb, err := b.Commit(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,14 +142,14 @@ func TestWarmHandOff(t *testing.T) {
 		// A session at the older root r0 must not get r1's or ra's
 		// instance: it sees r0's memory.
 		old := newSession(t, e, r0)
-		if _, err := old.Call(id, "read", u32s(3), gas); err != nil {
+		if _, err := old.Call(context.Background(), id, "read", u32s(3), gas); err != nil {
 			t.Fatal(err)
 		}
 		checkLive(t, old, id, r0)
 
 		// The warm set of ra: a failed call in it leaves the root as it was.
 		w := newSession(t, e, ra)
-		if _, err := w.Call(id, "write", u32s(1, 1, 1000), gas); !errors.Is(err, ErrTrap) {
+		if _, err := w.Call(context.Background(), id, "write", u32s(1, 1, 1000), gas); !errors.Is(err, ErrTrap) {
 			t.Fatalf("write out of bounds: %v, want a trap", err)
 		}
 		if got := root(t, w); got != ra {
@@ -166,7 +167,7 @@ func TestWarmCloseWithoutCommit(t *testing.T) {
 		id, r0 := pageWriter(t, e, 32)
 		s := newSession(t, e, r0)
 		cid := deploy(t, s, "counter", DeployOptions{})
-		r1, err := s.Commit()
+		r1, err := s.Commit(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +222,7 @@ func TestImageOverlay(t *testing.T) {
 				s, _ := e.NewSession(r, SessionOptions{})
 				writePages(t, s, id, uint32(1+i*20), 1, uint32(i*7))
 				var err error
-				if r, err = s.Commit(); err != nil {
+				if r, err = s.Commit(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 				s.Close()
@@ -230,7 +231,7 @@ func TestImageOverlay(t *testing.T) {
 			// Cold loads in an order that drifts far from every image.
 			for _, i := range []int{0, 12, 1, 11, 6, 0, 12} {
 				s, _ := e.NewSession(roots[i], SessionOptions{})
-				if _, err := s.Call(id, "read", u32s(0), gas); err != nil {
+				if _, err := s.Call(context.Background(), id, "read", u32s(0), gas); err != nil {
 					t.Fatal(err)
 				}
 				checkLive(t, s, id, roots[i])

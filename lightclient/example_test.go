@@ -24,7 +24,7 @@ type fullNode struct {
 
 func newFullNode() *fullNode {
 	return &fullNode{src: merkle.NewMapSource(), pages: map[merkle.Hash][]byte{},
-		state: merkle.NewStateTree(merkle.EmptyState, nil),
+		state: merkle.NewStateTree(merkle.EmptyState(), nil),
 		mems:  map[merkle.ContractID]*merkle.MemTree{}, leaves: map[merkle.ContractID]merkle.ContractLeaf{}}
 }
 

@@ -24,7 +24,7 @@ type world struct {
 
 func newWorld() *world {
 	return &world{src: merkle.NewMapSource(), pages: map[merkle.Hash][]byte{},
-		state: merkle.NewStateTree(merkle.EmptyState, nil),
+		state: merkle.NewStateTree(merkle.EmptyState(), nil),
 		mems:  map[merkle.ContractID]*merkle.MemTree{}, leaves: map[merkle.ContractID]merkle.ContractLeaf{}}
 }
 

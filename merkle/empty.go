@@ -7,9 +7,9 @@ package merkle
 // depends only on the memory's contents, not on which pages were written.
 var emptyMemory [MemoryTreeHeight + 1]Hash
 
-// EmptyState is the hash of the empty state tree and of every empty subtree
+// EmptyState returns the hash of the empty state tree and of every empty subtree
 // of it: 32 zero bytes, a value no BLAKE3 output is expected to take.
-var EmptyState = Hash{}
+func EmptyState() Hash { return Hash{} }
 
 func initEmpty() {
 	var zero [PageSize]byte

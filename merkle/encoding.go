@@ -46,9 +46,9 @@ func (e *encoder) bitmap(n int, present func(i int) bool) {
 
 func (e *encoder) statePath(p StatePath) {
 	e.u16(uint16(len(p.Siblings)))
-	e.bitmap(len(p.Siblings), func(i int) bool { return p.Siblings[i] != EmptyState })
+	e.bitmap(len(p.Siblings), func(i int) bool { return p.Siblings[i] != EmptyState() })
 	for _, s := range p.Siblings {
-		if s != EmptyState {
+		if s != EmptyState() {
 			e.raw(s[:])
 		}
 	}
@@ -234,7 +234,7 @@ func (d *decoder) statePath() StatePath {
 	p := StatePath{Siblings: make([]Hash, depth)}
 	for i := range p.Siblings {
 		if bit(bm, i) {
-			if p.Siblings[i] = d.hash(); d.err == nil && p.Siblings[i] == EmptyState {
+			if p.Siblings[i] = d.hash(); d.err == nil && p.Siblings[i] == EmptyState() {
 				d.off -= HashSize
 				d.fail("present state sibling is the empty hash")
 			}

@@ -20,7 +20,7 @@ func ExampleVerifyPage() {
 	memRoot, _ := mem.Commit(src)
 	id := merkle.ContractID{1}
 	leaf := merkle.ContractLeaf{ID: id, Kind: merkle.Memory32, MemoryLen: merkle.WasmPageSize, MemoryRoot: memRoot}
-	state := merkle.NewStateTree(merkle.EmptyState, src)
+	state := merkle.NewStateTree(merkle.EmptyState(), src)
 	state.Update(leaf)
 	root := state.Commit(src)
 	proof, _ := merkle.ProveRange(merkle.NewStateTree(root, src), leaf, merkle.NewMemTree(memRoot, src),

@@ -55,7 +55,7 @@ func hashesToJSON(hs []Hash, empty func(i int) Hash) []*string {
 	return out
 }
 
-func emptyState(int) Hash { return EmptyState }
+func emptyState(int) Hash { return EmptyState() }
 
 // MarshalJSON encodes the proof as JSON.
 func (p *ContractProof) MarshalJSON() ([]byte, error) {

@@ -253,7 +253,7 @@ func DecodeProofJSON(b []byte) (Proof, error) {
 	default:
 		return nil, jsonMalformed("kind %.30s: want \"range\", \"contract\" or \"absence\"", o["kind"])
 	}
-	sibs, err := jsonHashes(o["state_path"], "state_path", func(int) Hash { return EmptyState })
+	sibs, err := jsonHashes(o["state_path"], "state_path", func(int) Hash { return EmptyState() })
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,7 @@ import "fmt"
 
 // StatePath is a path from a node of the state tree up to the root: the
 // sibling hash at each level, bottom-up. Its depth is len(Siblings).
-// An empty sibling is EmptyState.
+// An empty sibling is EmptyState().
 type StatePath struct {
 	Siblings []Hash
 }

@@ -22,7 +22,7 @@ type fixture struct {
 func newFixture(t testing.TB, seed uint64, contracts int) *fixture {
 	r := rand.New(rand.NewPCG(seed, seed+1))
 	f := &fixture{src: NewMapSource(), pages: map[Hash][]byte{}, mems: map[ContractID]map[uint64][]byte{},
-		leaves: map[ContractID]ContractLeaf{}, state: NewStateTree(EmptyState, nil)}
+		leaves: map[ContractID]ContractLeaf{}, state: NewStateTree(EmptyState(), nil)}
 	for c := 0; c < contracts; c++ {
 		id := randID(r)
 		mem := map[uint64][]byte{}
@@ -134,8 +134,8 @@ func TestProofsVerify(t *testing.T) {
 		t.Fatalf("absence proofs did not cover both ends: %v", ends)
 	}
 	// Empty state: every id is absent.
-	p, _ := ProveContract(NewStateTree(EmptyState, nil), ContractID{1})
-	if err := VerifyAbsence(EmptyState, ContractID{1}, p); err != nil {
+	p, _ := ProveContract(NewStateTree(EmptyState(), nil), ContractID{1})
+	if err := VerifyAbsence(EmptyState(), ContractID{1}, p); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -306,7 +306,7 @@ func TestProofRejections(t *testing.T) {
 func TestPageProofSize(t *testing.T) {
 	r := rand.New(rand.NewPCG(51, 52))
 	src := NewMapSource()
-	st := NewStateTree(EmptyState, nil)
+	st := NewStateTree(EmptyState(), nil)
 	mt := NewMemTree(EmptyMemoryRoot(), src)
 	const pages = 64 << 20 / PageSize
 	for i := uint64(0); i < pages; i++ {

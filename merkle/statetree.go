@@ -5,7 +5,7 @@ import "fmt"
 // StateTree is the sparse Merkle tree of all contracts, keyed by
 // StateKey(id): a binary tree of height StateTreeHeight in which a subtree
 // holding a single contract is replaced by that contract's leaf, and an
-// empty subtree hashes to EmptyState. Its shape, and so its root, depends
+// empty subtree hashes to EmptyState(). Its shape, and so its root, depends
 // only on the set of contract leaves, never on the order of updates.
 //
 // Nodes load lazily from the Source. A StateTree is not safe for concurrent
@@ -36,10 +36,10 @@ type snode struct {
 
 var emptySNode = &snode{kind: sEmpty}
 
-// NewStateTree returns the state tree with the given root (EmptyState for
+// NewStateTree returns the state tree with the given root (EmptyState() for
 // an empty state), reading nodes from src as needed.
 func NewStateTree(root Hash, src Source) *StateTree {
-	if root == EmptyState {
+	if root == EmptyState() {
 		return &StateTree{root: emptySNode, src: src}
 	}
 	return &StateTree{root: &snode{kind: sStub, hash: root}, src: src}
@@ -80,7 +80,7 @@ func (t *StateTree) resolve(n *snode) error {
 }
 
 func stub(h Hash) *snode {
-	if h == EmptyState {
+	if h == EmptyState() {
 		return emptySNode
 	}
 	return &snode{kind: sStub, hash: h}

@@ -32,7 +32,7 @@ func randID(r *rand.Rand) ContractID {
 func TestStateTreeMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	src := NewMapSource()
-	tree := NewStateTree(EmptyState, src)
+	tree := NewStateTree(EmptyState(), src)
 	leaves := map[ContractID]ContractLeaf{}
 	var ids []ContractID
 	for round := 0; round < 60; round++ {
@@ -114,7 +114,7 @@ func TestStateTreeOrderIndependent(t *testing.T) {
 	var roots []Hash
 	for trial := 0; trial < 5; trial++ {
 		r.Shuffle(len(leaves), func(i, j int) { leaves[i], leaves[j] = leaves[j], leaves[i] })
-		tree := NewStateTree(EmptyState, nil)
+		tree := NewStateTree(EmptyState(), nil)
 		// Insert some extra contracts and delete them again: history must
 		// not show in the root.
 		for i := 0; i < trial*10; i++ {
@@ -137,7 +137,7 @@ func TestStateTreeOrderIndependent(t *testing.T) {
 }
 
 func TestStateTreeRejectsBadLeaf(t *testing.T) {
-	tree := NewStateTree(EmptyState, nil)
+	tree := NewStateTree(EmptyState(), nil)
 	if err := tree.Update(ContractLeaf{Kind: 7}); err == nil {
 		t.Fatal("invalid memory kind accepted")
 	}

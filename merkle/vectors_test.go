@@ -151,8 +151,8 @@ func buildVectors(t *testing.T) *vectorFile {
 		k := StateKey(l.ID)
 		v.Leaves = append(v.Leaves, leafVector{Encoding: hex.EncodeToString(l.Encode()), StateKey: k.String(), Hash: l.Hash().String()})
 	}
-	st := NewStateTree(EmptyState, src)
-	v.States = append(v.States, stateVector{Leaves: []string{}, Root: EmptyState.String()})
+	st := NewStateTree(EmptyState(), src)
+	v.States = append(v.States, stateVector{Leaves: []string{}, Root: EmptyState().String()})
 	for n, l := range leaves {
 		st.Update(l)
 		sv := stateVector{Root: st.Root().String()}

@@ -162,7 +162,7 @@ func (p *ContractProof) verify(root Hash) (*Proven, error) {
 // checkLeafPath rejects paths the canonical tree cannot have above a leaf:
 // a leaf whose sibling is empty would have moved up.
 func checkLeafPath(p StatePath) error {
-	if len(p.Siblings) > 0 && p.Siblings[0] == EmptyState {
+	if len(p.Siblings) > 0 && p.Siblings[0] == EmptyState() {
 		return invalid("leaf with an empty sibling is not canonical")
 	}
 	return nil
@@ -171,7 +171,7 @@ func checkLeafPath(p StatePath) error {
 func (p *AbsenceProof) verify(root Hash) (*Proven, error) {
 	key := StateKey(p.ID)
 	d := len(p.Path.Siblings)
-	start := EmptyState
+	start := EmptyState()
 	if p.Other != nil {
 		if err := p.Other.Validate(); err != nil {
 			return nil, err
@@ -189,7 +189,7 @@ func (p *AbsenceProof) verify(root Hash) (*Proven, error) {
 			}
 		}
 		start = p.Other.Hash()
-	} else if d > 0 && p.Path.Siblings[0] == EmptyState {
+	} else if d > 0 && p.Path.Siblings[0] == EmptyState() {
 		return nil, invalid("empty subtree with an empty sibling is not canonical")
 	}
 	got, err := stateRoot(&key, start, p.Path)

@@ -112,7 +112,7 @@ var emptyInner = func() map[merkle.Hash]struct{} {
 // PutStateNode stages the state-tree node h: an inner node (64 bytes,
 // left || right) or a contract leaf (merkle.ContractLeafSize bytes).
 func (b *Batch) PutStateNode(h merkle.Hash, value []byte) {
-	if h == merkle.EmptyState {
+	if h == merkle.EmptyState() {
 		return
 	}
 	b.put(KindStateNode, h, value)
@@ -214,7 +214,7 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 		st.Bytes += len(o.value)
 	}
 	if r := b.record; r != nil {
-		if r.Root == merkle.EmptyState {
+		if r.Root == merkle.EmptyState() {
 			return st, fmt.Errorf("pagestore: commit: %w: a record for the empty state", ErrInvalid)
 		}
 		if err := s.requireState(b, r.Root); err != nil {
@@ -338,7 +338,7 @@ func (s *Store) require(b *Batch, k Kind, h merkle.Hash) error {
 }
 
 func (s *Store) requireState(b *Batch, h merkle.Hash) error {
-	if h == merkle.EmptyState {
+	if h == merkle.EmptyState() {
 		return nil
 	}
 	return s.require(b, KindStateNode, h)

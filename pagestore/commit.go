@@ -96,7 +96,7 @@ func (s *Store) CommitRecord(root merkle.Hash) (CommitRecord, error) {
 // HasRoot reports whether root can be opened: it is the empty state or has
 // a commit record.
 func (s *Store) HasRoot(root merkle.Hash) (bool, error) {
-	if root == merkle.EmptyState {
+	if root == merkle.EmptyState() {
 		return true, nil
 	}
 	key := makeKey(KindCommit, root)
@@ -146,7 +146,7 @@ func (s *Store) Commits() ([]CommitRecord, error) {
 }
 
 // Head returns the head root; ok is false when no head is set. A head equal
-// to merkle.EmptyState means the empty state.
+// to merkle.EmptyState() means the empty state.
 func (s *Store) Head() (root merkle.Hash, ok bool, err error) {
 	key := []byte{byte(KindHead)}
 	v, err := s.kv.Get(key)

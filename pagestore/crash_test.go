@@ -58,7 +58,7 @@ func crashChild(dir string, seed uint64) error {
 		return err
 	}
 	if !ok {
-		head = merkle.EmptyState
+		head = merkle.EmptyState()
 	}
 	w := newWorld(s, head)
 	// A pool of pages shared by all runs and contracts, to exercise dedupe.
@@ -70,7 +70,7 @@ func crashChild(dir string, seed uint64) error {
 	deadline := time.Now().Add(60 * time.Second) // in case the parent is gone
 	for i := 1; time.Now().Before(deadline); i++ {
 		b := NewBatch()
-		if head == merkle.EmptyState && i == 1 {
+		if head == merkle.EmptyState() && i == 1 {
 			for c := 0; c < crashContracts; c++ {
 				w.deploy(b, cid(c), []byte(fmt.Sprintf("code %d", c%3)), []byte("owner"))
 			}
@@ -238,7 +238,7 @@ func crashCheck(t *testing.T, dir string, announced, committed, deleting, delete
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok && head != merkle.EmptyState && !present[head.String()] {
+	if ok && head != merkle.EmptyState() && !present[head.String()] {
 		t.Fatalf("head %s has no record", head)
 	}
 	// Every object of every record rehashes: no commit is half there.

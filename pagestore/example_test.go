@@ -42,7 +42,7 @@ func Example() {
 	b.PutOwner(merkle.HashOwner(owner), owner)
 	b.PutGlobals(merkle.DomainGlobals.Sum(globals), globals)
 	id := merkle.ContractID{1}
-	state := merkle.NewStateTree(merkle.EmptyState, s)
+	state := merkle.NewStateTree(merkle.EmptyState(), s)
 	err = state.Update(merkle.ContractLeaf{
 		ID: id, CodeHash: merkle.HashCode(code), OwnerHash: merkle.HashOwner(owner),
 		Kind: merkle.Memory32, MemoryLen: merkle.WasmPageSize,
@@ -52,7 +52,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	root := state.Commit(b) // stages the state nodes
-	b.SetCommit(pagestore.CommitRecord{Root: root, Parent: merkle.EmptyState, Time: 1, Changed: []merkle.ContractID{id}})
+	b.SetCommit(pagestore.CommitRecord{Root: root, Parent: merkle.EmptyState(), Time: 1, Changed: []merkle.ContractID{id}})
 	b.SetHead(root)
 	st, err := s.Commit(b)
 	if err != nil {

@@ -74,7 +74,7 @@ func (s *Store) Fsck(ctx context.Context, progress func(done, total int)) ([]Pro
 		add(Problem{Kind: KindHead, Err: err})
 	case err != nil:
 		return problems, fmt.Errorf("pagestore: fsck: %w", err)
-	case ok && head != merkle.EmptyState:
+	case ok && head != merkle.EmptyState():
 		if !slices.Contains(roots, head) {
 			add(Problem{Kind: KindHead, Key: head, Root: head, Err: &NotFoundError{Kind: KindCommit, Key: head}})
 			roots = append(roots, head)

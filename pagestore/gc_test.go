@@ -26,7 +26,7 @@ type history struct {
 func buildHistory(t *testing.T, s *Store) *history {
 	r := rand.New(rand.NewPCG(11, 12))
 	h := &history{snaps: map[merkle.Hash]snapshot{}}
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	b := NewBatch()
 	w.deploy(b, cid(1), []byte("code one"), []byte("alice"))
 	w.deploy(b, cid(2), []byte("code two"), []byte("bob"))
@@ -175,7 +175,7 @@ func TestGCBlobs(t *testing.T) {
 	}
 	// With DropBlob, the engine drops compiled code of dead code only.
 	b := NewBatch()
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	w.deploy(b, cid(1), []byte("code one"), nil)
 	w.commit(t, s, b, 5)
 	st, err := s.GCWithOptions(context.Background(), GCOptions{

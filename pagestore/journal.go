@@ -491,7 +491,7 @@ func (s *Store) dropLost(lost []LostCommit, cl *commitLog) error {
 		for gone[h] {
 			h = parents[h]
 		}
-		if h == merkle.EmptyState {
+		if h == merkle.EmptyState() {
 			wb.Delete([]byte{byte(KindHead)})
 		} else {
 			wb.Put([]byte{byte(KindHead)}, encodeHead(h))

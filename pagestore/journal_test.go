@@ -31,13 +31,13 @@ func journalStore(t *testing.T) (string, map[merkle.Hash]snapshot, []merkle.Hash
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(7, 8))
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	snaps := map[merkle.Hash]snapshot{}
 	var roots []merkle.Hash
 	commitN := func(n int) {
 		for i := 0; i < n; i++ {
 			b := NewBatch()
-			if w.root == merkle.EmptyState {
+			if w.root == merkle.EmptyState() {
 				for c := 0; c < 3; c++ {
 					w.deploy(b, cid(c), []byte(fmt.Sprintf("code %d", c)), []byte("owner"))
 				}

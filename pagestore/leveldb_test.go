@@ -125,7 +125,7 @@ func TestIntegrityLevelDBOverwrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	b := NewBatch()
 	w.deploy(b, cid(1), []byte("code"), []byte("owner"))
 	w.writePage(b, cid(1), 2, randomPage(rand.New(rand.NewPCG(1, 3))))
@@ -156,7 +156,7 @@ func TestLevelDBReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	b := NewBatch()
 	w.deploy(b, cid(1), []byte("code"), []byte("owner"))
 	w.writePage(b, cid(1), 2, []byte("hello"))

@@ -89,7 +89,7 @@ func TestOpenReadOnlyAndLockWait(t *testing.T) {
 	if _, _, err := r2.Head(); err != nil {
 		t.Fatal(err)
 	}
-	if err := r2.SetHead(merkle.EmptyState); !errors.Is(err, ErrReadOnly) {
+	if err := r2.SetHead(merkle.EmptyState()); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("write to a read-only store: %v", err)
 	}
 	if _, err := Open(dir, &Options{LockWait: 100 * time.Millisecond}); !errors.Is(err, ErrLocked) {
@@ -99,7 +99,7 @@ func TestOpenReadOnlyAndLockWait(t *testing.T) {
 
 func TestGCProgress(t *testing.T) {
 	s := newMemStore(t, nil)
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	b := NewBatch()
 	for i := range 40 {
 		w.deploy(b, cid(i+1), []byte{byte(i)}, nil)

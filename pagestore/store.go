@@ -36,7 +36,7 @@
 //
 // Never stored: the all-zero page (merkle.EmptyPageHash), every all-zero
 // memory subtree (merkle.EmptyMemory(h)), and the empty state
-// (merkle.EmptyState, the zero hash). The getters answer for them without
+// (merkle.EmptyState(), the zero hash). The getters answer for them without
 // reading the backend.
 //
 // Every CRC-32C (Castagnoli) covers the key followed by the value bytes
@@ -410,7 +410,7 @@ func (s *Store) isEmpty(k Kind, h merkle.Hash) bool {
 		ht, ok := s.empty[h]
 		return ok && ht > 0
 	case KindStateNode:
-		return h == merkle.EmptyState
+		return h == merkle.EmptyState()
 	}
 	return false
 }

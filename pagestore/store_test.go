@@ -29,7 +29,7 @@ func backends(t *testing.T, f func(t *testing.T, s *Store)) {
 func TestRoundTrip(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		r := rand.New(rand.NewPCG(1, 2))
-		w := newWorld(s, merkle.EmptyState)
+		w := newWorld(s, merkle.EmptyState())
 		b := NewBatch()
 		for i := 0; i < 3; i++ {
 			w.deploy(b, cid(i), []byte{0, 'a', 's', 'm', byte(i)}, []byte{'o', byte(i)})
@@ -54,7 +54,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil || l != merkle.EmptyMemory(6) || rr != l {
 			t.Fatalf("empty memory node: %v", err)
 		}
-		if _, err := s.StateNode(merkle.EmptyState); !errors.Is(err, ErrNotFound) {
+		if _, err := s.StateNode(merkle.EmptyState()); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("empty state node: %v", err)
 		}
 		var missing merkle.Hash
@@ -86,7 +86,7 @@ func TestDedupe(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		r := rand.New(rand.NewPCG(3, 4))
 		shared := randomPage(r)
-		w := newWorld(s, merkle.EmptyState)
+		w := newWorld(s, merkle.EmptyState())
 		b := NewBatch()
 		w.deploy(b, cid(1), []byte("code"), []byte("owner"))
 		w.writePage(b, cid(1), 3, shared)
@@ -125,7 +125,7 @@ func TestDedupe(t *testing.T) {
 
 func TestZeroPageNeverStored(t *testing.T) {
 	s := newMemStore(t, nil)
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	b := NewBatch()
 	w.deploy(b, cid(1), []byte("c"), []byte("o"))
 	zero := make([]byte, merkle.PageSize)
@@ -161,7 +161,7 @@ func TestIntegrityMemory(t *testing.T) {
 	}
 	defer s.Close()
 	r := rand.New(rand.NewPCG(5, 6))
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	b := NewBatch()
 	w.deploy(b, cid(1), []byte("code"), []byte("owner"))
 	page := randomPage(r)
@@ -332,7 +332,7 @@ func TestCacheUnit(t *testing.T) {
 
 func TestCommitRecords(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
-		w := newWorld(s, merkle.EmptyState)
+		w := newWorld(s, merkle.EmptyState())
 		var roots []merkle.Hash
 		times := []int64{30, 10, 20, 20}
 		for i, tm := range times {
@@ -361,13 +361,13 @@ func TestCommitRecords(t *testing.T) {
 			t.Fatalf("record %+v", rec)
 		}
 		rec, _ = s.CommitRecord(roots[0])
-		if rec.Parent != merkle.EmptyState {
+		if rec.Parent != merkle.EmptyState() {
 			t.Fatalf("first record's parent %s", rec.Parent)
 		}
-		if ok, err := s.HasRoot(merkle.EmptyState); !ok || err != nil {
+		if ok, err := s.HasRoot(merkle.EmptyState()); !ok || err != nil {
 			t.Fatal("the empty state must always exist")
 		}
-		if _, err := s.CommitRecord(merkle.EmptyState); !errors.Is(err, ErrNotFound) {
+		if _, err := s.CommitRecord(merkle.EmptyState()); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("record of the empty state: %v", err)
 		}
 		// Committing an existing root again keeps its first record.
@@ -414,7 +414,7 @@ func TestHead(t *testing.T) {
 	if _, ok, err := s.Head(); ok || err != nil {
 		t.Fatalf("new store has a head: %v", err)
 	}
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	b := NewBatch()
 	w.deploy(b, cid(1), []byte("a"), nil)
 	r1 := w.commit(t, s, b, 1)
@@ -433,10 +433,10 @@ func TestHead(t *testing.T) {
 	if err := s.SetHead(merkle.Hash{7}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("head to an unknown root: %v", err)
 	}
-	if err := s.SetHead(merkle.EmptyState); err != nil {
+	if err := s.SetHead(merkle.EmptyState()); err != nil {
 		t.Fatal(err)
 	}
-	if h, ok, _ := s.Head(); !ok || h != merkle.EmptyState {
+	if h, ok, _ := s.Head(); !ok || h != merkle.EmptyState() {
 		t.Fatal("head to the empty state")
 	}
 	// Deleting the head moves it to the parent...
@@ -451,7 +451,7 @@ func TestHead(t *testing.T) {
 	if err := s.DeleteCommit(r1); err != nil {
 		t.Fatal(err)
 	}
-	if h, ok, _ := s.Head(); !ok || h != merkle.EmptyState {
+	if h, ok, _ := s.Head(); !ok || h != merkle.EmptyState() {
 		t.Fatalf("head after deleting the first commit: %s %v", h, ok)
 	}
 	// ... and to none when the parent is gone.
@@ -473,7 +473,7 @@ func TestHead(t *testing.T) {
 	// With the parent gone but other commits left, the head moves to the
 	// newest of them rather than to the empty state.
 	b = NewBatch()
-	b.SetCommit(CommitRecord{Root: r1, Parent: merkle.EmptyState, Time: 4})
+	b.SetCommit(CommitRecord{Root: r1, Parent: merkle.EmptyState(), Time: 4})
 	if _, err := s.Commit(b); err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +514,7 @@ func TestCommitRejects(t *testing.T) {
 			b.PutMemoryNode(merkle.DomainMemoryNode.Sum2(l, r), l, r)
 		},
 		"dangling state child": func(b *Batch) {
-			l, r := merkle.Hash{5}, merkle.EmptyState
+			l, r := merkle.Hash{5}, merkle.EmptyState()
 			v := append(l[:], r[:]...)
 			b.PutStateNode(merkle.DomainStateNode.Sum2(l, r), v)
 		},
@@ -525,7 +525,7 @@ func TestCommitRejects(t *testing.T) {
 			b.PutStateNode(leaf.Hash(), leaf.Encode())
 		},
 		"root not stored":    func(b *Batch) { b.SetCommit(CommitRecord{Root: merkle.Hash{3}}) },
-		"empty-state record": func(b *Batch) { b.SetCommit(CommitRecord{Root: merkle.EmptyState}) },
+		"empty-state record": func(b *Batch) { b.SetCommit(CommitRecord{Root: merkle.EmptyState()}) },
 		"head unknown": func(b *Batch) {
 			b.PutPage(ph, page)
 			b.SetHead(merkle.Hash{4})
@@ -619,7 +619,7 @@ func TestBlobs(t *testing.T) {
 // for the race detector, and checks every retained root afterwards.
 func TestConcurrent(t *testing.T) {
 	s := newMemStore(t, &Options{CacheBytes: 1 << 20})
-	w := newWorld(s, merkle.EmptyState)
+	w := newWorld(s, merkle.EmptyState())
 	b := NewBatch()
 	for i := 0; i < 4; i++ {
 		w.deploy(b, cid(i), []byte{byte(i)}, nil)

@@ -72,7 +72,7 @@ func (w *walker) walk(root merkle.Hash) error {
 		}
 		switch k {
 		case KindStateNode:
-			if h == merkle.EmptyState {
+			if h == merkle.EmptyState() {
 				continue
 			}
 		case KindMemoryNode:

@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -21,7 +22,7 @@ import (
 func abuseSession(t *testing.T, o engine.Options) (*engine.Engine, *engine.Session) {
 	t.Helper()
 	e := memEngine(t, o)
-	s := session(t, e, merkle.EmptyState)
+	s := session(t, e, merkle.EmptyState())
 	deployFixed(t, s)
 	return e, session(t, e, commit(t, s))
 }
@@ -51,7 +52,7 @@ func TestAbuseInfiniteLoop(t *testing.T) {
 	// A nested infinite loop costs the caller the callee's limit only and
 	// the caller goes on (code -2).
 	sp := deploy(t, s, "spender", engine.DeployOptions{})
-	r, err := s.Call(fuzz32ID, "go", nestedArg(sp, "loop_forever", 50_000), gas)
+	r, err := s.Call(context.Background(), fuzz32ID, "go", nestedArg(sp, "loop_forever", 50_000), gas)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestAbuseStackExhaustion(t *testing.T) {
 	// Stack exhaustion inside a nested call is the callee's failure only.
 	for _, id := range []merkle.ContractID{fuzz32ID, fuzz64ID} {
 		before := root(t, s)
-		r, err := s.Call(id, "go", nestedArg(sp, "deep_stack", 0), 1_000_000_000)
+		r, err := s.Call(context.Background(), id, "go", nestedArg(sp, "deep_stack", 0), 1_000_000_000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +141,7 @@ func TestAbuseMemoryCap(t *testing.T) {
 	commit(t, s)
 
 	// A module whose initial memory exceeds the cap is refused at deploy.
-	if _, err := s.Deploy(genModuleMem(20), engine.DeployOptions{}); !errors.Is(err, engine.ErrInvalidModule) {
+	if _, err := s.Deploy(context.Background(), genModuleMem(20), engine.DeployOptions{}); !errors.Is(err, engine.ErrInvalidModule) {
 		t.Fatalf("deploy above the memory cap: %v", err)
 	}
 	// A committed memory above the cap of another engine: ErrMemoryLimit
@@ -150,7 +151,7 @@ func TestAbuseMemoryCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs := session(t, big, merkle.EmptyState)
+	bs := session(t, big, merkle.EmptyState())
 	deployFixed(t, bs)
 	call(t, bs, fuzz32ID, "go", goArg(selGrow, 0, [5]uint64{30}, nil))
 	bigRoot := commit(t, bs)
@@ -162,12 +163,12 @@ func TestAbuseMemoryCap(t *testing.T) {
 	}
 	defer small.Close()
 	ss := session(t, small, bigRoot)
-	if _, err := ss.Call(fuzz32ID, "go", goArg(selSize, 0, [5]uint64{}, nil), gas); !errors.Is(err, engine.ErrMemoryLimit) {
+	if _, err := ss.Call(context.Background(), fuzz32ID, "go", goArg(selSize, 0, [5]uint64{}, nil), gas); !errors.Is(err, engine.ErrMemoryLimit) {
 		t.Fatalf("load of a memory above the cap: %v", err)
 	}
 	// Through a nested call too: the caller gets a failure code. (The
 	// wasm64 fuzzer's memory is small, so it loads.)
-	d, err := ss.Call(fuzz64ID, "go", goArg(selC, 0, [5]uint64{addrF32, addrGo, 2, 48, 0}, nil), gas)
+	d, err := ss.Call(context.Background(), fuzz64ID, "go", goArg(selC, 0, [5]uint64{addrF32, addrGo, 2, 48, 0}, nil), gas)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestAbuseCallDepth(t *testing.T) {
 		}
 		// "go" calling itself with the same argument recurses until the cap.
 		arg := goArg(selC, 0, [5]uint64{addrF32, addrGo, 2, 48, 0}, nil)
-		r, err := s.Call(fuzz32ID, "go", arg, 1_000_000_000)
+		r, err := s.Call(context.Background(), fuzz32ID, "go", arg, 1_000_000_000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +210,7 @@ func TestAbuseCallDepth(t *testing.T) {
 		}
 		// Mutual recursion between the wasm32 and the wasm64 contract.
 		arg = goArg(selC, 0, [5]uint64{addrF64, addrGo, 2, 48, 0}, nil)
-		if _, err := s.Call(fuzz32ID, "go", arg, 1_000_000_000); err != nil {
+		if _, err := s.Call(context.Background(), fuzz32ID, "go", arg, 1_000_000_000); err != nil {
 			t.Fatal(err)
 		}
 		stillWorks(t, s)
@@ -231,7 +232,7 @@ func TestAbuseReturnData(t *testing.T) {
 	mustFail(t, s, bp, "ret_too_long", nil, gas, engine.ErrTrap)
 	mustFail(t, s, bp, "ret_negative", nil, gas, engine.ErrTrap)
 	// An argument over the buffer is refused before the call.
-	if _, err := s.Call(fuzz32ID, "go", make([]byte, 65537), gas); !errors.Is(err, engine.ErrBadInput) {
+	if _, err := s.Call(context.Background(), fuzz32ID, "go", make([]byte, 65537), gas); !errors.Is(err, engine.ErrBadInput) {
 		t.Fatalf("oversized argument: %v", err)
 	}
 	stillWorks(t, s)
@@ -249,7 +250,7 @@ func TestAbuseEvents(t *testing.T) {
 	}
 	mustFail(t, s, ev, "emit_big", u32(65537), gas, hostfns.ErrBadInput)
 	// The largest event is fine and costs its bytes.
-	r, err := s.Call(ev, "emit_big", u32(65536), gas)
+	r, err := s.Call(context.Background(), ev, "emit_big", u32(65536), gas)
 	if err != nil || len(r.Events) != 1 || len(r.Events[0].Data) != 65536 {
 		t.Fatalf("65,536-byte event: %v", err)
 	}
@@ -259,13 +260,13 @@ func TestAbuseEvents(t *testing.T) {
 	// Many events: bounded by gas (about 600 gas each); a call that runs
 	// out of gas emitting keeps none of them.
 	mustFail(t, s, ev, "emit_events", u32(1_000_000), 10_000_000, engine.ErrOutOfGas)
-	r, err = s.Call(ev, "emit_events", u32(1000), 10_000_000)
+	r, err = s.Call(context.Background(), ev, "emit_events", u32(1000), 10_000_000)
 	if err != nil || len(r.Events) != 1000 {
 		t.Fatalf("1000 events: %v", err)
 	}
 	t.Logf("emit_events: 1000 events cost %d gas; 10M gas runs out after about %d events", r.GasSpent, 10_000_000*1000/r.GasSpent)
 	// The next receipt carries none of the failed call's events.
-	r, err = s.Call(ev, "emit_events", u32(1), gas)
+	r, err = s.Call(context.Background(), ev, "emit_events", u32(1), gas)
 	if err != nil || len(r.Events) != 1 {
 		t.Fatalf("events after a failed call: %+v %v", r, err)
 	}
@@ -280,7 +281,7 @@ func TestAbuseEphemeral(t *testing.T) {
 	var full int
 	for i := 0; i < 400; i++ {
 		payload := append(binary.LittleEndian.AppendUint64(nil, uint64(i)), val...)
-		_, err := s.Call(fuzz32ID, "go", goArg(selEphSet, 0, [5]uint64{argBuf + payloadOff, 8, uint64(len(payload) + payloadOff)}, payload), gas)
+		_, err := s.Call(context.Background(), fuzz32ID, "go", goArg(selEphSet, 0, [5]uint64{argBuf + payloadOff, 8, uint64(len(payload) + payloadOff)}, payload), gas)
 		if err != nil {
 			if !errors.Is(err, engine.ErrEphemeralFull) {
 				t.Fatalf("set %d: %v", i, err)
@@ -299,7 +300,7 @@ func TestAbuseEphemeral(t *testing.T) {
 	}
 	commit(t, s) // clears it
 	payload := append(binary.LittleEndian.AppendUint64(nil, 1), val...)
-	if _, err := s.Call(fuzz32ID, "go", goArg(selEphSet, 0, [5]uint64{argBuf + payloadOff, 8, uint64(len(payload) + payloadOff)}, payload), gas); err != nil {
+	if _, err := s.Call(context.Background(), fuzz32ID, "go", goArg(selEphSet, 0, [5]uint64{argBuf + payloadOff, 8, uint64(len(payload) + payloadOff)}, payload), gas); err != nil {
 		t.Fatalf("set after commit: %v", err)
 	}
 	stillWorks(t, s)
@@ -338,7 +339,7 @@ func TestAbuseHostQueries(t *testing.T) {
 // bounded time.
 func TestAbuseHugeModules(t *testing.T) {
 	e := memEngine(t, engine.Options{})
-	s := session(t, e, merkle.EmptyState)
+	s := session(t, e, merkle.EmptyState())
 	reject := []struct {
 		name string
 		code []byte
@@ -363,7 +364,7 @@ func TestAbuseHugeModules(t *testing.T) {
 	reject[len(reject)-1].code = append(append(m[:i:i], 5, 4, 1, 0, 0x81, 0x20), m[i+5:]...)
 	for _, c := range reject {
 		start := time.Now()
-		_, err := s.Deploy(c.code, engine.DeployOptions{})
+		_, err := s.Deploy(context.Background(), c.code, engine.DeployOptions{})
 		took := time.Since(start)
 		if !errors.Is(err, engine.ErrInvalidModule) {
 			t.Fatalf("%s (%d bytes): %v", c.name, len(c.code), err)
@@ -408,7 +409,7 @@ func TestAbuseHugeModules(t *testing.T) {
 	}
 	for i, c := range accept {
 		start := time.Now()
-		_, err := s.Deploy(c.code, engine.DeployOptions{Nonce: uint64(i)})
+		_, err := s.Deploy(context.Background(), c.code, engine.DeployOptions{Nonce: uint64(i)})
 		took := time.Since(start)
 		if err != nil {
 			// Within every limit: a rejection breaks the documented limits.

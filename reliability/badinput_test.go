@@ -53,7 +53,7 @@ func runBadCases(t *testing.T, cases []badCase) {
 
 func TestBadInputAPI(t *testing.T) {
 	e := memEngine(t, engine.Options{})
-	s := session(t, e, merkle.EmptyState)
+	s := session(t, e, merkle.EmptyState())
 	deployFixed(t, s)
 	fd := deploy(t, s, "feeder", engine.DeployOptions{})
 	root1 := commit(t, s)
@@ -87,13 +87,21 @@ func TestBadInputAPI(t *testing.T) {
 		}
 		return err
 	}
+	openMem := func(o engine.Options) error {
+		o.Logger = quiet
+		e, err := engine.OpenInMemory(o)
+		if err == nil {
+			e.Close()
+		}
+		return err
+	}
 	cases := []badCase{
 		// engine.Open
 		{"Open: dir is a regular file", nil, func() error { return open(file, engine.Options{}) }},
 		{"Open: leveldb of another program", pagestore.ErrVersion, func() error { return open(foreign, engine.Options{}) }},
-		{"Open: MaxMemoryBytes not a multiple of 64 KiB", engine.ErrBadInput, func() error { return open("", engine.Options{InMemory: true, MaxMemoryBytes: 1000}) }},
-		{"Open: MaxMemoryBytes over 4 TiB", engine.ErrBadInput, func() error { return open("", engine.Options{InMemory: true, MaxMemoryBytes: 1 << 43}) }},
-		{"Open: unknown tracker kind", nil, func() error { return open("", engine.Options{InMemory: true, Tracker: dirty.Kind(99)}) }},
+		{"Open: MaxMemoryBytes not a multiple of 64 KiB", engine.ErrBadInput, func() error { return openMem(engine.Options{MaxMemoryBytes: 1000}) }},
+		{"Open: MaxMemoryBytes over 4 TiB", engine.ErrBadInput, func() error { return openMem(engine.Options{MaxMemoryBytes: 1 << 43}) }},
+		{"Open: unknown tracker kind", nil, func() error { return openMem(engine.Options{Tracker: dirty.Kind(99)}) }},
 		// sessions
 		{"NewSession: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.NewSession(unknown, engine.SessionOptions{}); return err }},
 		{"NewSession: empty metadata key", engine.ErrBadInput, func() error {
@@ -112,59 +120,80 @@ func TestBadInputAPI(t *testing.T) {
 		{"SetMetadata: empty value", engine.ErrBadInput, func() error { return s.SetMetadata("k", []byte{}) }},
 		{"SetMetadata: closed session", engine.ErrClosed, func() error { return closed.SetMetadata("k", []byte{1}) }},
 		// deploy
-		{"Deploy: nil code", engine.ErrInvalidModule, func() error { _, err := s.Deploy(nil, engine.DeployOptions{}); return err }},
-		{"Deploy: empty code", engine.ErrInvalidModule, func() error { _, err := s.Deploy([]byte{}, engine.DeployOptions{}); return err }},
-		{"Deploy: text, not wasm", engine.ErrInvalidModule, func() error { _, err := s.Deploy([]byte("(module)"), engine.DeployOptions{}); return err }},
-		{"Deploy: truncated module", engine.ErrInvalidModule, func() error { _, err := s.Deploy(code[:len(code)/2], engine.DeployOptions{}); return err }},
+		{"Deploy: nil code", engine.ErrInvalidModule, func() error { _, err := s.Deploy(context.Background(), nil, engine.DeployOptions{}); return err }},
+		{"Deploy: empty code", engine.ErrInvalidModule, func() error { _, err := s.Deploy(context.Background(), []byte{}, engine.DeployOptions{}); return err }},
+		{"Deploy: text, not wasm", engine.ErrInvalidModule, func() error {
+			_, err := s.Deploy(context.Background(), []byte("(module)"), engine.DeployOptions{})
+			return err
+		}},
+		{"Deploy: truncated module", engine.ErrInvalidModule, func() error {
+			_, err := s.Deploy(context.Background(), code[:len(code)/2], engine.DeployOptions{})
+			return err
+		}},
 		{"Deploy: module with trailing garbage", engine.ErrInvalidModule, func() error {
-			_, err := s.Deploy(append(bytes.Clone(code), 0xFF, 0xFF), engine.DeployOptions{})
+			_, err := s.Deploy(context.Background(), append(bytes.Clone(code), 0xFF, 0xFF), engine.DeployOptions{})
 			return err
 		}},
-		{"Deploy: owner of 1,025 bytes", engine.ErrBadInput, func() error { _, err := s.Deploy(code, engine.DeployOptions{Owner: make([]byte, 1025)}); return err }},
+		{"Deploy: owner of 1,025 bytes", engine.ErrBadInput, func() error {
+			_, err := s.Deploy(context.Background(), code, engine.DeployOptions{Owner: make([]byte, 1025)})
+			return err
+		}},
 		{"Deploy: init argument of 65,537 bytes", engine.ErrBadInput, func() error {
-			_, err := s.Deploy(wasm(t, "initializer"), engine.DeployOptions{InitArg: make([]byte, 65537)})
+			_, err := s.Deploy(context.Background(), wasm(t, "initializer"), engine.DeployOptions{InitArg: make([]byte, 65537)})
 			return err
 		}},
-		{"Deploy: id taken", engine.ErrContractExists, func() error { _, err := s.Deploy(code, engine.DeployOptions{ID: &taken}); return err }},
+		{"Deploy: id taken", engine.ErrContractExists, func() error {
+			_, err := s.Deploy(context.Background(), code, engine.DeployOptions{ID: &taken})
+			return err
+		}},
 		{"Deploy: init with 1 gas", engine.ErrOutOfGas, func() error {
-			_, err := s.Deploy(wasm(t, "initializer"), engine.DeployOptions{InitArg: u64(1), GasLimit: 1})
+			_, err := s.Deploy(context.Background(), wasm(t, "initializer"), engine.DeployOptions{InitArg: u64(1), GasLimit: 1})
 			return err
 		}},
-		{"Deploy: closed session", engine.ErrClosed, func() error { _, err := closed.Deploy(code, engine.DeployOptions{}); return err }},
+		{"Deploy: closed session", engine.ErrClosed, func() error { _, err := closed.Deploy(context.Background(), code, engine.DeployOptions{}); return err }},
 		// calls
-		{"Call: unknown contract", engine.ErrNoContract, func() error { _, err := s.Call(missing, "go", nil, gas); return err }},
-		{"Call: zero contract id", engine.ErrNoContract, func() error { _, err := s.Call(merkle.ContractID{}, "go", nil, gas); return err }},
-		{"Call: empty function name", engine.ErrNoFunction, func() error { _, err := s.Call(id, "", nil, gas); return err }},
-		{"Call: 1 MiB function name", engine.ErrNoFunction, func() error { _, err := s.Call(id, strings.Repeat("f", 1<<20), nil, gas); return err }},
-		{"Call: function name not UTF-8", engine.ErrNoFunction, func() error { _, err := s.Call(id, "\xff\xfe", nil, gas); return err }},
-		{"Call: init", engine.ErrBadInput, func() error { _, err := s.Call(id, "init", nil, gas); return err }},
-		{"Call: the memory export", engine.ErrNoFunction, func() error { _, err := s.Call(id, "memory", nil, gas); return err }},
-		{"Call: a rewritten global export", engine.ErrNoFunction, func() error { _, err := s.Call(counterID, "__wasmstate_g0", nil, gas); return err }},
-		{"Call: argument of 65,537 bytes", engine.ErrBadInput, func() error { _, err := s.Call(id, "go", make([]byte, 65537), gas); return err }},
-		{"Call: zero gas", engine.ErrBadInput, func() error { _, err := s.Call(id, "go", nil, 0); return err }},
-		{"Call: 1 gas", engine.ErrOutOfGas, func() error { _, err := s.Call(id, "go", goArg(selSize, 0, [5]uint64{}, nil), 1); return err }},
-		{"CallFeed: nil feed to a feeder", engine.ErrNotFeeding, func() error { _, err := s.CallFeed(fd, "feed_num", u32(1), gas, nil); return err }},
-		{"Call: closed session", engine.ErrClosed, func() error { _, err := closed.Call(id, "go", nil, gas); return err }},
-		{"Commit: closed session", engine.ErrClosed, func() error { _, err := closed.Commit(); return err }},
+		{"Call: unknown contract", engine.ErrNoContract, func() error { _, err := s.Call(context.Background(), missing, "go", nil, gas); return err }},
+		{"Call: zero contract id", engine.ErrNoContract, func() error { _, err := s.Call(context.Background(), merkle.ContractID{}, "go", nil, gas); return err }},
+		{"Call: empty function name", engine.ErrNoFunction, func() error { _, err := s.Call(context.Background(), id, "", nil, gas); return err }},
+		{"Call: 1 MiB function name", engine.ErrNoFunction, func() error {
+			_, err := s.Call(context.Background(), id, strings.Repeat("f", 1<<20), nil, gas)
+			return err
+		}},
+		{"Call: function name not UTF-8", engine.ErrNoFunction, func() error { _, err := s.Call(context.Background(), id, "\xff\xfe", nil, gas); return err }},
+		{"Call: init", engine.ErrBadInput, func() error { _, err := s.Call(context.Background(), id, "init", nil, gas); return err }},
+		{"Call: the memory export", engine.ErrNoFunction, func() error { _, err := s.Call(context.Background(), id, "memory", nil, gas); return err }},
+		{"Call: a rewritten global export", engine.ErrNoFunction, func() error {
+			_, err := s.Call(context.Background(), counterID, "__wasmstate_g0", nil, gas)
+			return err
+		}},
+		{"Call: argument of 65,537 bytes", engine.ErrBadInput, func() error { _, err := s.Call(context.Background(), id, "go", make([]byte, 65537), gas); return err }},
+		{"Call: zero gas", engine.ErrBadInput, func() error { _, err := s.Call(context.Background(), id, "go", nil, 0); return err }},
+		{"Call: 1 gas", engine.ErrOutOfGas, func() error {
+			_, err := s.Call(context.Background(), id, "go", goArg(selSize, 0, [5]uint64{}, nil), 1)
+			return err
+		}},
+		{"CallFeed: nil feed to a feeder", engine.ErrNotFeeding, func() error { _, err := s.CallFeed(context.Background(), fd, "feed_num", u32(1), gas, nil); return err }},
+		{"Call: closed session", engine.ErrClosed, func() error { _, err := closed.Call(context.Background(), id, "go", nil, gas); return err }},
+		{"Commit: closed session", engine.ErrClosed, func() error { _, err := closed.Commit(context.Background()); return err }},
 		{"Root: closed session", engine.ErrClosed, func() error { _, err := closed.Root(); return err }},
 		// reading stored roots
-		{"ProveRange: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.ProveRange(unknown, id, 0, 1); return err }},
-		{"ProveRange: unknown contract", engine.ErrNoContract, func() error { _, err := e.ProveRange(root1, missing, 0, 1); return err }},
-		{"ProveRange: zero length", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(root1, id, 0, 0); return err }},
-		{"ProveRange: past the memory", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(root1, id, 2*65536-1, 2); return err }},
-		{"ProveRange: over 16 MiB", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(root1, id, 0, 16<<20+1); return err }},
-		{"ProveRange: offset+length overflows", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(root1, id, math.MaxUint64, 2); return err }},
-		{"ProvePage: page 2^30", merkle.ErrOutOfRange, func() error { _, err := e.ProvePage(root1, id, merkle.MaxPages); return err }},
-		{"ProvePage: page past the memory", merkle.ErrOutOfRange, func() error { _, err := e.ProvePage(root1, id, 100); return err }},
-		{"ProvePage: max uint64", merkle.ErrOutOfRange, func() error { _, err := e.ProvePage(root1, id, math.MaxUint64); return err }},
-		{"ProveContract: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.ProveContract(unknown, id); return err }},
-		{"Inspect: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.Inspect(unknown, id); return err }},
-		{"Inspect: unknown contract", engine.ErrNoContract, func() error { _, err := e.Inspect(root1, missing); return err }},
-		{"Contracts: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.Contracts(unknown); return err }},
-		{"Diff: unknown first root", engine.ErrUnknownRoot, func() error { _, err := e.Diff(unknown, root1); return err }},
-		{"Diff: unknown second root", engine.ErrUnknownRoot, func() error { _, err := e.Diff(root1, unknown); return err }},
+		{"ProveRange: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.ProveRange(context.Background(), unknown, id, 0, 1); return err }},
+		{"ProveRange: unknown contract", engine.ErrNoContract, func() error { _, err := e.ProveRange(context.Background(), root1, missing, 0, 1); return err }},
+		{"ProveRange: zero length", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(context.Background(), root1, id, 0, 0); return err }},
+		{"ProveRange: past the memory", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(context.Background(), root1, id, 2*65536-1, 2); return err }},
+		{"ProveRange: over 16 MiB", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(context.Background(), root1, id, 0, 16<<20+1); return err }},
+		{"ProveRange: offset+length overflows", merkle.ErrOutOfRange, func() error { _, err := e.ProveRange(context.Background(), root1, id, math.MaxUint64, 2); return err }},
+		{"ProvePage: page 2^30", merkle.ErrOutOfRange, func() error { _, err := e.ProvePage(context.Background(), root1, id, merkle.MaxPages); return err }},
+		{"ProvePage: page past the memory", merkle.ErrOutOfRange, func() error { _, err := e.ProvePage(context.Background(), root1, id, 100); return err }},
+		{"ProvePage: max uint64", merkle.ErrOutOfRange, func() error { _, err := e.ProvePage(context.Background(), root1, id, math.MaxUint64); return err }},
+		{"ProveContract: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.ProveContract(context.Background(), unknown, id); return err }},
+		{"Inspect: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.Inspect(context.Background(), unknown, id); return err }},
+		{"Inspect: unknown contract", engine.ErrNoContract, func() error { _, err := e.Inspect(context.Background(), root1, missing); return err }},
+		{"Contracts: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.Contracts(context.Background(), unknown); return err }},
+		{"Diff: unknown first root", engine.ErrUnknownRoot, func() error { _, err := e.Diff(context.Background(), unknown, root1); return err }},
+		{"Diff: unknown second root", engine.ErrUnknownRoot, func() error { _, err := e.Diff(context.Background(), root1, unknown); return err }},
 		{"DeleteCommit: unknown root", engine.ErrUnknownRoot, func() error { _, err := e.DeleteCommit(unknown); return err }},
-		{"DeleteCommit: the empty state", engine.ErrUnknownRoot, func() error { _, err := e.DeleteCommit(merkle.EmptyState); return err }},
+		{"DeleteCommit: the empty state", engine.ErrUnknownRoot, func() error { _, err := e.DeleteCommit(merkle.EmptyState()); return err }},
 		{"GC: cancelled context", context.Canceled, func() error { _, err := e.GC(cancelled); return err }},
 		// merkle
 		{"ParseHash: empty", nil, func() error { _, err := merkle.ParseHash(""); return err }},
@@ -176,7 +205,7 @@ func TestBadInputAPI(t *testing.T) {
 		{"DecodeProof: version only", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProof([]byte{1}); return err }},
 		{"DecodeProof: unknown kind", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProof([]byte{1, 9}); return err }},
 		{"DecodeProof: truncated page proof", merkle.ErrMalformed, func() error {
-			p, _ := e.ProvePage(root1, id, 0)
+			p, _ := e.ProvePage(context.Background(), root1, id, 0)
 			b, _ := p.MarshalBinary()
 			_, err := merkle.DecodeProof(b[:len(b)-1])
 			return err
@@ -192,17 +221,17 @@ func TestBadInputAPI(t *testing.T) {
 			return err
 		}},
 		{"VerifyPage: proof of another page", merkle.ErrProofInvalid, func() error {
-			p, _ := e.ProvePage(root1, id, 0)
+			p, _ := e.ProvePage(context.Background(), root1, id, 0)
 			_, err := merkle.VerifyPage(root1, id, 1, p)
 			return err
 		}},
 		{"VerifyPage: another root", merkle.ErrProofInvalid, func() error {
-			p, _ := e.ProvePage(root1, id, 0)
+			p, _ := e.ProvePage(context.Background(), root1, id, 0)
 			_, err := merkle.VerifyPage(unknown, id, 0, p)
 			return err
 		}},
 		{"VerifyContract: absence proof", merkle.ErrProofInvalid, func() error {
-			p, _ := e.ProveContract(root1, missing)
+			p, _ := e.ProveContract(context.Background(), root1, missing)
 			_, err := merkle.VerifyContract(root1, missing, p)
 			return err
 		}},
@@ -219,7 +248,7 @@ func TestBadInputAPI(t *testing.T) {
 		}},
 		{"Store.Commit: record for the empty state", pagestore.ErrInvalid, func() error {
 			b := pagestore.NewBatch()
-			b.SetCommit(pagestore.CommitRecord{Root: merkle.EmptyState})
+			b.SetCommit(pagestore.CommitRecord{Root: merkle.EmptyState()})
 			_, err := st.Commit(b)
 			return err
 		}},

@@ -38,7 +38,7 @@ func TestConcurrencyStress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	s0 := session(t, e, merkle.EmptyState)
+	s0 := session(t, e, merkle.EmptyState())
 	deployFixed(t, s0)
 	shared := commit(t, s0)
 	m0, err := readModel(s0)
@@ -170,13 +170,13 @@ func stressWorker(w int, e *engine.Engine, shared merkle.Hash, m0 *model, stop t
 		}
 		// A worker-unique value, so no two workers commit the same state.
 		tag := uint64(w)<<32 | uint64(i)
-		if _, err := s.Call(counterID, "set_global", u64(tag), gas); err != nil {
+		if _, err := s.Call(context.Background(), counterID, "set_global", u64(tag), gas); err != nil {
 			s.Close()
 			return err
 		}
 		m.glb = tag
 		calls.Add(8)
-		root, err := s.Commit()
+		root, err := s.Commit(context.Background())
 		if err != nil {
 			s.Close()
 			return fmt.Errorf("worker %d: commit: %w", w, err)

@@ -65,7 +65,7 @@ func buildPristine(t *testing.T) (string, snapshot) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := session(t, e, merkle.EmptyState)
+	s := session(t, e, merkle.EmptyState())
 	deployFixed(t, s)
 	deploy(t, s, "counter64", engine.DeployOptions{Owner: []byte("c64")})
 	deploy(t, s, "grower", engine.DeployOptions{})
@@ -151,7 +151,7 @@ func readRoot(e *engine.Engine, root merkle.Hash, want map[merkle.ContractID]*co
 		errs = append(errs, err)
 		return nil
 	}
-	leaves, err := e.Contracts(root)
+	leaves, err := e.Contracts(context.Background(), root)
 	if err != nil {
 		if err := fail(fmt.Errorf("contracts: %w", err)); err != nil {
 			return nil, err
@@ -175,7 +175,7 @@ func readRoot(e *engine.Engine, root merkle.Hash, want map[merkle.ContractID]*co
 	for _, id := range ids {
 		v := &contractView{}
 		w := want[id]
-		info, err := e.Inspect(root, id)
+		info, err := e.Inspect(context.Background(), root, id)
 		if err != nil {
 			if err := fail(fmt.Errorf("inspect %s: %w", short(merkle.Hash(id)), err)); err != nil {
 				return nil, err
@@ -190,7 +190,7 @@ func readRoot(e *engine.Engine, root merkle.Hash, want map[merkle.ContractID]*co
 		if w != nil {
 			n = w.leaf.MemoryLen
 		}
-		p, err := e.ProveRange(root, id, 0, n)
+		p, err := e.ProveRange(context.Background(), root, id, 0, n)
 		if err == nil {
 			v.mem, err = merkle.VerifyRange(root, id, 0, n, p)
 			if err != nil {
@@ -567,7 +567,7 @@ func checkValueFault(t *testing.T, dir string, snap snapshot, head merkle.Hash, 
 		}
 		defer s.Close()
 		call(t, s, counterID, "increment", nil)
-		if _, err := s.Commit(); !errors.Is(err, pagestore.ErrGCPending) {
+		if _, err := s.Commit(context.Background()); !errors.Is(err, pagestore.ErrGCPending) {
 			t.Fatalf("commit with a damaged GC marker: %v", err)
 		}
 	}

@@ -101,7 +101,7 @@ func memDigest(mem []byte) string {
 func readModel(s *engine.Session) (*model, error) {
 	m := &model{mem: map[merkle.ContractID][]byte{}}
 	for _, id := range []merkle.ContractID{fuzz32ID, fuzz64ID} {
-		r, err := s.Call(id, "go", goArg(selSize, 0, [5]uint64{}, nil), gas)
+		r, err := s.Call(context.Background(), id, "go", goArg(selSize, 0, [5]uint64{}, nil), gas)
 		if err != nil {
 			return nil, fmt.Errorf("size of %s: %w", short(merkle.Hash(id)), err)
 		}
@@ -111,7 +111,7 @@ func readModel(s *engine.Session) (*model, error) {
 			if off == argBuf {
 				continue
 			}
-			r, err := s.Call(id, "go", goArg(selLoad, merkle.WasmPageSize, [5]uint64{off, merkle.WasmPageSize}, nil), gas)
+			r, err := s.Call(context.Background(), id, "go", goArg(selLoad, merkle.WasmPageSize, [5]uint64{off, merkle.WasmPageSize}, nil), gas)
 			if err != nil {
 				return nil, fmt.Errorf("load %d of %s: %w", off, short(merkle.Hash(id)), err)
 			}
@@ -119,12 +119,12 @@ func readModel(s *engine.Session) (*model, error) {
 		}
 		m.mem[id] = mem
 	}
-	r, err := s.Call(counterID, "read_value", nil, gas)
+	r, err := s.Call(context.Background(), counterID, "read_value", nil, gas)
 	if err != nil {
 		return nil, err
 	}
 	m.ctr = binary.LittleEndian.Uint64(r.Data)
-	if r, err = s.Call(counterID, "get_global", nil, gas); err != nil {
+	if r, err = s.Call(context.Background(), counterID, "get_global", nil, gas); err != nil {
 		return nil, err
 	}
 	m.glb = binary.LittleEndian.Uint64(r.Data)
@@ -160,7 +160,7 @@ func mutate(r *rand.Rand, s *engine.Session, m *model) error {
 					data[i] = byte(r.Uint32())
 				}
 			}
-			if _, err := s.Call(id, "go", goArg(selStore, 0, [5]uint64{uint64(off), uint64(length)}, data), gas); err != nil {
+			if _, err := s.Call(context.Background(), id, "go", goArg(selStore, 0, [5]uint64{uint64(off), uint64(length)}, data), gas); err != nil {
 				return fmt.Errorf("store: %w", err)
 			}
 			copy(mem[off:], data)
@@ -168,18 +168,18 @@ func mutate(r *rand.Rand, s *engine.Session, m *model) error {
 			if len(mem) >= maxWasmPages*merkle.WasmPageSize {
 				continue
 			}
-			if _, err := s.Call(id, "go", goArg(selGrow, 0, [5]uint64{1}, nil), gas); err != nil {
+			if _, err := s.Call(context.Background(), id, "go", goArg(selGrow, 0, [5]uint64{1}, nil), gas); err != nil {
 				return fmt.Errorf("grow: %w", err)
 			}
 			m.mem[id] = append(mem, make([]byte, merkle.WasmPageSize)...)
 		case x < 16: // the counter and its global
 			v := r.Uint64N(1000)
-			if _, err := s.Call(counterID, "add", u64(v), gas); err != nil {
+			if _, err := s.Call(context.Background(), counterID, "add", u64(v), gas); err != nil {
 				return fmt.Errorf("add: %w", err)
 			}
 			m.ctr += v
 			g := r.Uint64()
-			if _, err := s.Call(counterID, "set_global", u64(g), gas); err != nil {
+			if _, err := s.Call(context.Background(), counterID, "set_global", u64(g), gas); err != nil {
 				return fmt.Errorf("set_global: %w", err)
 			}
 			m.glb = g
@@ -189,7 +189,7 @@ func mutate(r *rand.Rand, s *engine.Session, m *model) error {
 			case 0: // store straddling the end of memory
 				arg = goArg(selStore, 0, [5]uint64{uint64(len(mem) - 8), 64}, make([]byte, 64))
 			case 1: // grow, then run out of gas in a loop
-				if _, err := s.Call(id, "go", goArg(selGrow, 0, [5]uint64{1}, nil), 5_000); err == nil {
+				if _, err := s.Call(context.Background(), id, "go", goArg(selGrow, 0, [5]uint64{1}, nil), 5_000); err == nil {
 					// 5,000 gas cannot pay a 10,000-gas page growth: the
 					// frame fails at its end and its growth is reverted.
 					return errors.New("grow with too little gas succeeded")
@@ -198,14 +198,14 @@ func mutate(r *rand.Rand, s *engine.Session, m *model) error {
 			default: // panic with a message
 				arg = goArg(selPanic, 0, [5]uint64{8}, []byte("crash me"))
 			}
-			if _, err := s.Call(id, "go", arg, 200_000); !errors.Is(err, engine.ErrCallFailed) {
+			if _, err := s.Call(context.Background(), id, "go", arg, 200_000); !errors.Is(err, engine.ErrCallFailed) {
 				return fmt.Errorf("failing call: %v", err)
 			}
 		}
 	}
 	// One change for sure, so the root moves.
 	v := 1 + r.Uint64N(9)
-	if _, err := s.Call(counterID, "add", u64(v), gas); err != nil {
+	if _, err := s.Call(context.Background(), counterID, "add", u64(v), gas); err != nil {
 		return fmt.Errorf("add: %w", err)
 	}
 	m.ctr += v
@@ -228,7 +228,7 @@ func crashChild(dir string, seed uint64) error {
 	if err != nil {
 		return err
 	}
-	leaves, err := e.Contracts(head)
+	leaves, err := e.Contracts(context.Background(), head)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func crashChild(dir string, seed uint64) error {
 				return err
 			}
 			id := c.id
-			if _, err := s.Deploy(code, engine.DeployOptions{ID: &id, Owner: []byte(c.name)}); err != nil {
+			if _, err := s.Deploy(context.Background(), code, engine.DeployOptions{ID: &id, Owner: []byte(c.name)}); err != nil {
 				return err
 			}
 		}
@@ -257,7 +257,7 @@ func crashChild(dir string, seed uint64) error {
 			return err
 		}
 		fmt.Printf("c %s %s\n", root, m.expect())
-		got, err := s.Commit()
+		got, err := s.Commit(context.Background())
 		if err != nil {
 			return err
 		}
@@ -503,7 +503,7 @@ func crashCheck(t *testing.T, dir string, l *crashLog) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if head != merkle.EmptyState && !present[head] {
+	if head != merkle.EmptyState() && !present[head] {
 		t.Errorf("head %s has no record", head)
 	}
 	if t.Failed() {
@@ -552,12 +552,12 @@ func checkRootProofs(e *engine.Engine, root merkle.Hash, expect string) error {
 		name string
 		id   merkle.ContractID
 	}{{"w32", fuzz32ID}, {"w64", fuzz64ID}} {
-		info, err := e.Inspect(root, c.id)
+		info, err := e.Inspect(context.Background(), root, c.id)
 		if err != nil {
 			return err
 		}
 		n := info.Leaf.MemoryLen
-		p, err := e.ProveRange(root, c.id, 0, n)
+		p, err := e.ProveRange(context.Background(), root, c.id, 0, n)
 		if err != nil {
 			return err
 		}
@@ -572,7 +572,7 @@ func checkRootProofs(e *engine.Engine, root merkle.Hash, expect string) error {
 		}
 		parts = append(parts, fmt.Sprintf("%s=%d:%s", c.name, n, memDigest(mem)))
 	}
-	p, err := e.ProveRange(root, counterID, 0, 8)
+	p, err := e.ProveRange(context.Background(), root, counterID, 0, 8)
 	if err != nil {
 		return err
 	}
@@ -580,7 +580,7 @@ func checkRootProofs(e *engine.Engine, root merkle.Hash, expect string) error {
 	if err != nil {
 		return err
 	}
-	info, err := e.Inspect(root, counterID)
+	info, err := e.Inspect(context.Background(), root, counterID)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ func (d *detRecorder) tree(n *engine.CallNode, depth int) {
 
 func (d *detRecorder) call(s *engine.Session, id merkle.ContractID, fn string, arg []byte, g uint64) []byte {
 	var fed [][]byte
-	r, err := s.CallFeed(id, fn, arg, g, func(b []byte) error { fed = append(fed, b); return nil })
+	r, err := s.CallFeed(context.Background(), id, fn, arg, g, func(b []byte) error { fed = append(fed, b); return nil })
 	if err != nil {
 		var ce *engine.CallError
 		if errors.As(err, &ce) {
@@ -70,13 +71,13 @@ func (d *detRecorder) deploy(s *engine.Session, name string, o engine.DeployOpti
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	id, err := s.Deploy(code, o)
+	id, err := s.Deploy(context.Background(), code, o)
 	d.logf("deploy %s = %x %v", name, id[:4], err)
 	return id
 }
 
 func (d *detRecorder) commit(e *engine.Engine, s *engine.Session) merkle.Hash {
-	r, err := s.Commit()
+	r, err := s.Commit(context.Background())
 	d.logf("commit %s %v", r, err)
 	recs, err := e.Commits()
 	for _, rec := range recs {
@@ -90,7 +91,7 @@ func (d *detRecorder) commit(e *engine.Engine, s *engine.Session) merkle.Hash {
 }
 
 func mustContracts(t *testing.T, e *engine.Engine, r merkle.Hash) []merkle.ContractLeaf {
-	l, err := e.Contracts(r)
+	l, err := e.Contracts(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ var floatInputs = [][2]uint64{
 // midpoint (a restart) and returns the new one.
 func detScript(t *testing.T, e *engine.Engine, reopen func(*engine.Engine) *engine.Engine) []string {
 	d := &detRecorder{t: t}
-	s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{Debug: true,
+	s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{Debug: true,
 		Metadata: map[string][]byte{"block_height": u64(7), "chain": []byte("det")}})
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +212,7 @@ func detScript(t *testing.T, e *engine.Engine, reopen func(*engine.Engine) *engi
 	d.commit(e, s)
 	phase(4)
 	d.commit(e, s)
-	diff, err := e.Diff(r2, s.Base())
+	diff, err := e.Diff(context.Background(), r2, s.Base())
 	d.logf("diff %d %v", len(diff), err)
 	for _, c := range diff {
 		d.logf("  %x %s pages %v", c.ID[:4], c.Change, c.Pages)

@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -41,12 +42,12 @@ func fuzzEngine(t testing.TB) (*engine.Engine, merkle.Hash) {
 	}
 	// The old engine may still be in use by a parallel worker: leave it to
 	// the garbage collector rather than close it under that worker.
-	e, err := engine.Open("", engine.Options{InMemory: true, Logger: quiet, Queries: testQueries(),
+	e, err := engine.OpenInMemory(engine.Options{Logger: quiet, Queries: testQueries(),
 		MaxMemoryBytes: 16 << 20, CallDepth: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+	s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +65,11 @@ func fuzzEngine(t testing.TB) (*engine.Engine, merkle.Hash) {
 		// Owners the contracts can only learn through "owner".
 		owner := []byte(fmt.Sprintf("\x00OWNER-SECRET-%x-%s\x00", id[:4], c.name))
 		fuzzOwners = append(fuzzOwners, owner)
-		if _, err := s.Deploy(code, engine.DeployOptions{ID: &id, Owner: owner}); err != nil {
+		if _, err := s.Deploy(context.Background(), code, engine.DeployOptions{ID: &id, Owner: owner}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r, err := s.Commit()
+	r, err := s.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func hostCallOne(t *testing.T, sel uint8, ret uint32, a [5]uint64, payload []byt
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := s.CallFeed(id, "go", arg, gasLimit, feed)
+		r, err := s.CallFeed(context.Background(), id, "go", arg, gasLimit, feed)
 		if gasLimit == 0 {
 			var ce *engine.CallError
 			if !errors.Is(err, engine.ErrBadInput) || errors.As(err, &ce) {
@@ -221,7 +222,7 @@ func hostCallOne(t *testing.T, sel uint8, ret uint32, a [5]uint64, payload []byt
 		}
 	}
 	// The session still works.
-	if _, err := s.Call(counterID, "read_value", nil, gas); err != nil {
+	if _, err := s.Call(context.Background(), counterID, "read_value", nil, gas); err != nil {
 		t.Fatalf("session broken: %v", err)
 	}
 }
@@ -363,7 +364,7 @@ func FuzzSessionMetadata(f *testing.F) {
 		}
 		for _, id := range []merkle.ContractID{fuzz32ID, fuzz64ID} {
 			ret := uint32(len(value))
-			r, err := s.Call(id, "go", goArg(selHD, ret, [5]uint64{argBuf + payloadOff, uint64(len(key))}, []byte(key)), gas)
+			r, err := s.Call(context.Background(), id, "go", goArg(selHD, ret, [5]uint64{argBuf + payloadOff, uint64(len(key))}, []byte(key)), gas)
 			if err != nil {
 				t.Fatalf("hd: %v", err)
 			}
@@ -390,19 +391,19 @@ func FuzzDeploy(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, code []byte) {
 		e, _ := fuzzEngine(t)
-		s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+		s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		id, err := s.Deploy(code, engine.DeployOptions{GasLimit: 1_000_000})
+		id, err := s.Deploy(context.Background(), code, engine.DeployOptions{GasLimit: 1_000_000})
 		if err != nil {
 			var ce *engine.CallError
 			if errors.Is(err, engine.ErrInternal) || !(errors.Is(err, engine.ErrInvalidModule) ||
 				errors.As(err, &ce) && typedCause(err)) {
 				t.Fatalf("deploy: untyped error %T: %v", err, err)
 			}
-			if r, err := s.Root(); err != nil || r != merkle.EmptyState {
+			if r, err := s.Root(); err != nil || r != merkle.EmptyState() {
 				t.Fatalf("failed deploy left state %s (%v)", r, err)
 			}
 			return
@@ -414,7 +415,7 @@ func FuzzDeploy(f *testing.F) {
 				if err != nil {
 					t.Fatalf("root before %s: %v", fn, err)
 				}
-				_, err = s.Call(id, fn, []byte("fuzz"), 200_000)
+				_, err = s.Call(context.Background(), id, fn, []byte("fuzz"), 200_000)
 				if fn == "init" {
 					if !errors.Is(err, engine.ErrBadInput) {
 						t.Fatalf("init after deploy: %v", err)
@@ -433,7 +434,7 @@ func FuzzDeploy(f *testing.F) {
 			}
 		}
 		callAll(s)
-		r, err := s.Commit()
+		r, err := s.Commit(context.Background())
 		if err != nil {
 			t.Fatalf("commit: %v", err)
 		}
@@ -446,7 +447,7 @@ func FuzzDeploy(f *testing.F) {
 			t.Fatalf("reopened root %s (%v), want %s", r2, err, r)
 		}
 		callAll(s2)
-		if _, err := e.Inspect(r, id); err != nil {
+		if _, err := e.Inspect(context.Background(), r, id); err != nil {
 			t.Fatalf("inspect: %v", err)
 		}
 	})

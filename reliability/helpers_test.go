@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -167,14 +168,13 @@ func testQueries() map[string]engine.HostQuery {
 
 func memEngine(t testing.TB, o engine.Options) *engine.Engine {
 	t.Helper()
-	o.InMemory = true
 	if o.Logger == nil {
 		o.Logger = quiet
 	}
 	if o.Queries == nil {
 		o.Queries = testQueries()
 	}
-	e, err := engine.Open("", o)
+	e, err := engine.OpenInMemory(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func session(t testing.TB, e *engine.Engine, root merkle.Hash) *engine.Session {
 
 func deploy(t testing.TB, s *engine.Session, name string, o engine.DeployOptions) merkle.ContractID {
 	t.Helper()
-	id, err := s.Deploy(wasm(t, name), o)
+	id, err := s.Deploy(context.Background(), wasm(t, name), o)
 	if err != nil {
 		t.Fatalf("deploy %s: %v", name, err)
 	}
@@ -217,7 +217,7 @@ const gas = 10_000_000
 
 func call(t testing.TB, s *engine.Session, id merkle.ContractID, fn string, arg []byte) []byte {
 	t.Helper()
-	r, err := s.Call(id, fn, arg, gas)
+	r, err := s.Call(context.Background(), id, fn, arg, gas)
 	if err != nil {
 		t.Fatalf("call %s: %v", fn, err)
 	}
@@ -235,7 +235,7 @@ func root(t testing.TB, s *engine.Session) merkle.Hash {
 
 func commit(t testing.TB, s *engine.Session) merkle.Hash {
 	t.Helper()
-	r, err := s.Commit()
+	r, err := s.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func commit(t testing.TB, s *engine.Session) merkle.Hash {
 func mustFail(t testing.TB, s *engine.Session, id merkle.ContractID, fn string, arg []byte, gasLimit uint64, want ...error) *engine.CallError {
 	t.Helper()
 	before := root(t, s)
-	_, err := s.Call(id, fn, arg, gasLimit)
+	_, err := s.Call(context.Background(), id, fn, arg, gasLimit)
 	var ce *engine.CallError
 	if !errors.As(err, &ce) {
 		t.Fatalf("%s: want a CallError, got %v", fn, err)

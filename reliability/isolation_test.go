@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -17,7 +18,7 @@ import (
 
 func TestIsolationMemory(t *testing.T) {
 	e := memEngine(t, engine.Options{})
-	s := session(t, e, merkle.EmptyState)
+	s := session(t, e, merkle.EmptyState())
 	deployFixed(t, s)
 	cc := deploy(t, s, "callcenter", engine.DeployOptions{})
 	secret32, secret64 := []byte("SECRET-OF-THE-WASM32-FUZZER"), []byte("SECRET-OF-THE-WASM64-FUZZER")
@@ -42,7 +43,7 @@ func TestIsolationMemory(t *testing.T) {
 		// A host function given that address reads the caller's memory:
 		// the topic of an event emitted by the nested frame.
 		emit := goArg(selEmit, 0, [5]uint64{0x3000, n, 0}, nil)
-		r, err := s.Call(cc, "delegate_query", cat(c.id[:], u32(2), []byte("go"), emit), gas)
+		r, err := s.Call(context.Background(), cc, "delegate_query", cat(c.id[:], u32(2), []byte("go"), emit), gas)
 		if err != nil || len(r.Events) != 1 || r.Events[0].Topic != string(c.secret) || r.Events[0].Source != c.id {
 			t.Fatalf("nested emit: %+v %v", r, err)
 		}
@@ -86,7 +87,7 @@ func TestIsolationMemory(t *testing.T) {
 
 func TestIsolationSessions(t *testing.T) {
 	e := memEngine(t, engine.Options{})
-	s := session(t, e, merkle.EmptyState)
+	s := session(t, e, merkle.EmptyState())
 	deployFixed(t, s)
 	base := commit(t, s)
 	s.Close()
@@ -111,7 +112,7 @@ func TestIsolationSessions(t *testing.T) {
 	if _, r := goResult(t, call(t, b, fuzz32ID, "go", goArg(selEphGet, 0, [5]uint64{addrGo, 2}, nil)), 0); r != -1 {
 		t.Fatalf("b sees a's ephemeral data (%d)", r)
 	}
-	if _, err := b.Call(gr, "size", nil, gas); !errors.Is(err, engine.ErrNoContract) {
+	if _, err := b.Call(context.Background(), gr, "size", nil, gas); !errors.Is(err, engine.ErrNoContract) {
 		t.Fatalf("b sees a's deploy: %v", err)
 	}
 	if root(t, b) != root(t, c) {
@@ -151,10 +152,10 @@ func TestIsolationSessions(t *testing.T) {
 			}
 			defer s.Close()
 			for k := 0; k < 20 && err == nil; k++ {
-				_, err = s.Call(counterID, "add", u64(uint64(i+1)), gas)
+				_, err = s.Call(context.Background(), counterID, "add", u64(uint64(i+1)), gas)
 			}
 			if err == nil {
-				roots[i], err = s.Commit()
+				roots[i], err = s.Commit(context.Background())
 			}
 			errs[i] = err
 		}(i)
@@ -194,7 +195,7 @@ func TestIsolationOwners(t *testing.T) {
 				id = fuzz64ID
 			}
 			var fed [][]byte
-			r, err := s.CallFeed(id, "go", goArg(uint32(sd.sel), sd.ret, sd.a, sd.payload), sd.gas, func(b []byte) error {
+			r, err := s.CallFeed(context.Background(), id, "go", goArg(uint32(sd.sel), sd.ret, sd.a, sd.payload), sd.gas, func(b []byte) error {
 				fed = append(fed, b)
 				return nil
 			})

@@ -24,7 +24,7 @@ import (
 // Found by TestCrash: committed roots held result bytes.
 func TestRegressResultBytesZeroed(t *testing.T) {
 	e := memEngine(t, engine.Options{})
-	s := session(t, e, merkle.EmptyState)
+	s := session(t, e, merkle.EmptyState())
 	deployFixed(t, s)
 	for _, id := range []merkle.ContractID{fuzz32ID, fuzz64ID} {
 		before := root(t, s)
@@ -41,23 +41,23 @@ func TestRegressResultBytesZeroed(t *testing.T) {
 // A session of a closed engine reports ErrClosed; Deploy used to panic in
 // wasmtime-go ("object has been closed already") and calls used to run.
 func TestRegressSessionAfterEngineClose(t *testing.T) {
-	e, err := engine.Open("", engine.Options{InMemory: true, Logger: quiet})
+	e, err := engine.OpenInMemory(engine.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+	s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := deploy(t, s, "counter", engine.DeployOptions{})
 	e.Close()
-	if _, err := s.Deploy(wasm(t, "grower"), engine.DeployOptions{}); !errors.Is(err, engine.ErrClosed) {
+	if _, err := s.Deploy(context.Background(), wasm(t, "grower"), engine.DeployOptions{}); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("deploy after engine close: %v", err)
 	}
-	if _, err := s.Call(id, "increment", nil, gas); !errors.Is(err, engine.ErrClosed) {
+	if _, err := s.Call(context.Background(), id, "increment", nil, gas); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("call after engine close: %v", err)
 	}
-	if _, err := s.Commit(); !errors.Is(err, engine.ErrClosed) {
+	if _, err := s.Commit(context.Background()); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("commit after engine close: %v", err)
 	}
 	if _, err := s.Root(); !errors.Is(err, engine.ErrClosed) {
@@ -74,7 +74,7 @@ func TestRegressSessionAfterEngineClose(t *testing.T) {
 // requested earlier, deferred because a session was based on the root.
 func TestRegressDeferredDeleteSparesRecommit(t *testing.T) {
 	e := memEngine(t, engine.Options{})
-	s1, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+	s1, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestRegressDeferredDeleteSparesRecommit(t *testing.T) {
 		t.Fatalf("delete while in use: %v %v", deferred, err)
 	}
 	// Another session builds the same state and commits it: acknowledged.
-	s2, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+	s2, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestRegressDeferredDeleteSparesRecommit(t *testing.T) {
 // not change what contracts read with "hd". Found by FuzzSessionMetadata.
 func TestRegressMetadataCopy(t *testing.T) {
 	e := memEngine(t, engine.Options{})
-	s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{Metadata: map[string][]byte{"block_height": u64(100)}})
+	s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{Metadata: map[string][]byte{"block_height": u64(100)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func vmSize() uint64 {
 // store is recycled between calls and reloads are capped per call.
 func TestRegressDeadInstances(t *testing.T) {
 	e := memEngine(t, engine.Options{})
-	s := session(t, e, merkle.EmptyState)
+	s := session(t, e, merkle.EmptyState())
 	gr := deploy(t, s, "grower", engine.DeployOptions{})
 	lp := deploy(t, s, "inline:looper", engine.DeployOptions{})
 	call(t, s, gr, "grow", u32(1))
@@ -175,13 +175,13 @@ func TestRegressDeadInstances(t *testing.T) {
 	vm0 := vmSize()
 	// Between calls: 1,000 failed growths.
 	for i := 0; i < 1000; i++ {
-		_, err := s.Call(gr, "grow_and_panic", u32(1), gas)
+		_, err := s.Call(context.Background(), gr, "grow_and_panic", u32(1), gas)
 		if !errors.Is(err, engine.ErrPanic) {
 			t.Fatalf("failed growth %d: %v", i, err)
 		}
 	}
 	// Within one call: 2,000 callees that grow and fail.
-	r, err := s.Call(lp, "loop", cat(gr[:], u32(2000)), 1_000_000_000)
+	r, err := s.Call(context.Background(), lp, "loop", cat(gr[:], u32(2000)), 1_000_000_000)
 	if err != nil {
 		t.Fatalf("looping call: %v", err)
 	}
@@ -237,7 +237,7 @@ func TestRegressGCBesideCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	s0 := session(t, e, merkle.EmptyState)
+	s0 := session(t, e, merkle.EmptyState())
 	deploy(t, s0, "counter", engine.DeployOptions{})
 	base := commit(t, s0)
 	s0.Close()
@@ -267,17 +267,17 @@ func TestRegressGCBesideCommits(t *testing.T) {
 					return
 				}
 				// Read through the session: its base must stay readable.
-				if _, err := s.Call(ctr, "read_value", nil, gas); err != nil {
+				if _, err := s.Call(context.Background(), ctr, "read_value", nil, gas); err != nil {
 					s.Close()
 					errc <- fmt.Errorf("read at %s: %w", short(from), err)
 					return
 				}
-				if _, err := s.Call(ctr, "add", u64(uint64(w)<<32|uint64(i)), gas); err != nil {
+				if _, err := s.Call(context.Background(), ctr, "add", u64(uint64(w)<<32|uint64(i)), gas); err != nil {
 					s.Close()
 					errc <- err
 					return
 				}
-				r, err := s.Commit()
+				r, err := s.Commit(context.Background())
 				s.Close()
 				if err != nil {
 					errc <- err

@@ -9,7 +9,7 @@ import (
 
 func TestContractsCompile(t *testing.T) {
 	e := memEngine(t, engine.Options{})
-	s := session(t, e, merkle.EmptyState)
+	s := session(t, e, merkle.EmptyState())
 	deployFixed(t, s)
 	deploy(t, s, "floats", engine.DeployOptions{})
 	for _, id := range []merkle.ContractID{fuzz32ID, fuzz64ID} {

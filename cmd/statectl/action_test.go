@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"testing"
@@ -14,7 +15,7 @@ import (
 // The actions behind call, verify and read run without flags or output:
 // callIn, verifyProof and readMemory on an in-memory engine.
 func TestActionsWithoutFlags(t *testing.T) {
-	e, err := engine.Open("", engine.Options{InMemory: true})
+	e, err := engine.OpenInMemory(engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,12 +28,12 @@ func TestActionsWithoutFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.NewSession(merkle.EmptyState, engine.SessionOptions{})
+	s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	id, err := s.Deploy(code, engine.DeployOptions{})
+	id, err := s.Deploy(context.Background(), code, engine.DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestActionsWithoutFlags(t *testing.T) {
 	if bad.OK || bad.Error == nil || bad.Error.Kind != "trap" || !errors.Is(bad.err, engine.ErrTrap) || bad.CallTree == nil {
 		t.Fatalf("callIn failing add: %+v", bad)
 	}
-	root, err := s.Commit()
+	root, err := s.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestActionsWithoutFlags(t *testing.T) {
 	if err != nil || r.Value != "u64:257" {
 		t.Fatalf("readMemory: %+v %v", r, err)
 	}
-	p, err := e.ProvePage(root, id, 0)
+	p, err := e.ProvePage(context.Background(), root, id, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -167,7 +168,7 @@ type callRequest struct {
 func callIn(s *engine.Session, req *callRequest) *callJSON {
 	out := &callJSON{Contract: req.id.String(), Function: req.fn, Base: s.Base().String(), Events: []eventJSON{}, GasLimit: req.gas}
 	nDebug := len(s.DebugMessages())
-	r, err := s.CallFeed(req.id, req.fn, req.arg, req.gas, req.feed)
+	r, err := s.CallFeed(context.Background(), req.id, req.fn, req.arg, req.gas, req.feed)
 	for _, m := range s.DebugMessages()[nDebug:] {
 		out.Debug = append(out.Debug, fmt.Sprintf("%s: %s", m.Contract, m.Message))
 	}
@@ -278,7 +279,7 @@ func runCall(c *cli, args []string) error {
 	if out.err == nil {
 		var root merkle.Hash
 		if *commit {
-			root, err = s.Commit()
+			root, err = s.Commit(context.Background())
 			out.Committed = true
 		} else {
 			root, err = s.Root()

@@ -254,7 +254,7 @@ func parseContract(s string) (merkle.ContractID, error) {
 // head).
 func parseRootHex(s string) (merkle.Hash, error) {
 	if s == "empty" {
-		return merkle.EmptyState, nil
+		return merkle.EmptyState(), nil
 	}
 	return parseHash32("root", s)
 }
@@ -451,7 +451,7 @@ func hexOrEmpty(b []byte) string {
 
 // rootLabel describes a root for text output.
 func rootLabel(r merkle.Hash) string {
-	if r == merkle.EmptyState {
+	if r == merkle.EmptyState() {
 		return r.String() + " (empty state)"
 	}
 	return r.String()

@@ -61,7 +61,7 @@ func runCommits(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	known := map[merkle.Hash]bool{merkle.EmptyState: true}
+	known := map[merkle.Hash]bool{merkle.EmptyState(): true}
 	for _, r := range recs {
 		known[r.Root] = true
 	}

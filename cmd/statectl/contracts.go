@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/wasmstate/wasmstate/merkle"
@@ -50,7 +51,7 @@ func runContracts(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	leaves, err := e.Contracts(root)
+	leaves, err := e.Contracts(context.Background(), root)
 	if err != nil {
 		return err
 	}

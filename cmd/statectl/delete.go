@@ -44,7 +44,7 @@ func runDelete(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if root == merkle.EmptyState {
+	if root == merkle.EmptyState() {
 		return badInputf("the head is the empty state, which has no commit record to delete")
 	}
 	deferred, err := e.DeleteCommit(root)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	_ "embed"
 	"encoding/binary"
 	"fmt"
@@ -135,7 +136,7 @@ func runDemo(c *cli, args []string) error {
 	// 2. Deploy the demo contract, or find it from an earlier run.
 	id := engine.ContractIDFor(code, demoOwner, 0)
 	out.Contract, out.Parent = id.String(), head.String()
-	p, err := e.ProveContract(head, id)
+	p, err := e.ProveContract(context.Background(), head, id)
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func runDemo(c *cli, args []string) error {
 			"contract:  "+id.String(),
 			"code hash: "+cp.Leaf.CodeHash.String())
 	} else {
-		if _, err := s.Deploy(code, engine.DeployOptions{Owner: demoOwner}); err != nil {
+		if _, err := s.Deploy(context.Background(), code, engine.DeployOptions{Owner: demoOwner}); err != nil {
 			return err
 		}
 		log.step("Deploy the demo contract (a counter that records the block height)",
@@ -165,7 +166,7 @@ func runDemo(c *cli, args []string) error {
 	}
 
 	// 3. Call tick with block_height metadata.
-	r, err := s.Call(id, "read", nil, DefaultCallGas)
+	r, err := s.Call(context.Background(), id, "read", nil, DefaultCallGas)
 	if err != nil {
 		return err
 	}
@@ -180,7 +181,7 @@ func runDemo(c *cli, args []string) error {
 	if err := s.SetMetadata("block_height", u64le(height)); err != nil {
 		return err
 	}
-	r, err = s.Call(id, "tick", nil, DefaultCallGas)
+	r, err = s.Call(context.Background(), id, "tick", nil, DefaultCallGas)
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func runDemo(c *cli, args []string) error {
 		details...)
 
 	// 4. Commit.
-	root, err := s.Commit()
+	root, err := s.Commit(context.Background())
 	if err != nil {
 		return err
 	}
@@ -210,7 +211,7 @@ func runDemo(c *cli, args []string) error {
 		"new root:  "+root.String())
 
 	// 5. Prove page 0.
-	proof, err := e.ProvePage(root, id, 0)
+	proof, err := e.ProvePage(context.Background(), root, id, 0)
 	if err != nil {
 		return err
 	}
@@ -266,7 +267,7 @@ func runDemo(c *cli, args []string) error {
 			"A light client trusting a sequence of roots can follow one page from commit to commit; run statectl demo again to see it go from this root to the next.",
 			"skipped:   the contract did not exist under the previous root")
 	} else {
-		old, err := e.ProvePage(head, id, 0)
+		old, err := e.ProvePage(context.Background(), head, id, 0)
 		if err != nil {
 			return err
 		}

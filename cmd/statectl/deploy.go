@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -98,14 +99,14 @@ func runDeploy(c *cli, args []string) error {
 		return err
 	}
 	defer s.Close()
-	id, err := s.Deploy(code, opts)
+	id, err := s.Deploy(context.Background(), code, opts)
 	if err != nil {
 		if errors.Is(err, engine.ErrContractExists) {
 			return failf("%v (deploy with another --nonce or --id)", err)
 		}
 		return err
 	}
-	root, err := s.Commit()
+	root, err := s.Commit(context.Background())
 	if err != nil {
 		return err
 	}

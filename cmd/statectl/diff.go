@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 
 	"github.com/wasmstate/wasmstate/engine"
@@ -72,7 +73,7 @@ func runDiff(c *cli, args []string) error {
 // diffRoots compares two roots and describes each changed contract,
 // naming the leaf fields that differ.
 func diffRoots(e *engine.Engine, a, b merkle.Hash) ([]engine.ContractDiff, []diffJSON, error) {
-	diffs, err := e.Diff(a, b)
+	diffs, err := e.Diff(context.Background(), a, b)
 	if err != nil {
 		return nil, nil, err
 	}

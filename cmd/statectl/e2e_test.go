@@ -45,7 +45,7 @@ func TestEndToEnd(t *testing.T) {
 	var dep deployJSON
 	okJSON(t, db, &dep, "deploy", counterWAT)
 	id := dep.Contract
-	if _, err := merkle.ParseContractID(id); err != nil || dep.Root == merkle.EmptyState.String() {
+	if _, err := merkle.ParseContractID(id); err != nil || dep.Root == merkle.EmptyState().String() {
 		t.Fatalf("deploy output %+v", dep)
 	}
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -50,7 +51,7 @@ func runInspect(c *cli, args []string) error {
 		return err
 	}
 	defer e.Close()
-	info, err := e.Inspect(root, id)
+	info, err := e.Inspect(context.Background(), root, id)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,7 +158,7 @@ func makeProof(e *engine.Engine, root merkle.Hash, id merkle.ContractID, mode st
 	absent, leaf := mode == "absent", mode == "leaf"
 	switch {
 	case absent || leaf:
-		p, err := e.ProveContract(root, id)
+		p, err := e.ProveContract(context.Background(), root, id)
 		if err != nil {
 			return nil, "", err
 		}
@@ -173,7 +174,7 @@ func makeProof(e *engine.Engine, root merkle.Hash, id merkle.ContractID, mode st
 			what = "leaf of " + id.String()
 		}
 	default:
-		p, err := e.ProveRange(root, id, offset, length)
+		p, err := e.ProveRange(context.Background(), root, id, offset, length)
 		if errors.Is(err, merkle.ErrOutOfRange) {
 			return nil, "", withCode(exitUsage, err)
 		}

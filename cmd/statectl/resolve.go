@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -65,7 +66,7 @@ func resolveRoot(e *engine.Engine, s string) (merkle.Hash, error) {
 	case "head", "":
 		return e.Head()
 	case "empty":
-		return merkle.EmptyState, nil
+		return merkle.EmptyState(), nil
 	}
 	if p, ok := hexPrefix(s); ok {
 		recs, err := e.Commits()
@@ -86,7 +87,7 @@ func resolveRoot(e *engine.Engine, s string) (merkle.Hash, error) {
 	if err != nil {
 		return h, err
 	}
-	if h == merkle.EmptyState {
+	if h == merkle.EmptyState() {
 		return h, nil
 	}
 	if _, err := e.Store().CommitRecord(h); err != nil {
@@ -120,7 +121,7 @@ func resolveContract(e *engine.Engine, s string) (merkle.ContractID, error) {
 	if err != nil {
 		return merkle.ContractID{}, err
 	}
-	leaves, err := e.Contracts(head)
+	leaves, err := e.Contracts(context.Background(), head)
 	if err != nil {
 		return merkle.ContractID{}, err
 	}

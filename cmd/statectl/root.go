@@ -29,7 +29,7 @@ func runRoot(c *cli, args []string) error {
 		return err
 	}
 	if c.json {
-		return c.writeJSON(map[string]any{"root": head.String(), "empty": head == merkle.EmptyState})
+		return c.writeJSON(map[string]any{"root": head.String(), "empty": head == merkle.EmptyState()})
 	}
 	c.printf("%s\n", head)
 	return nil

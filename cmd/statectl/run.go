@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -144,7 +145,7 @@ func runRun(c *cli, args []string) error {
 	if *dry {
 		root, err = s.Root()
 	} else {
-		root, err = s.Commit()
+		root, err = s.Commit(context.Background())
 		out.Committed = err == nil
 	}
 	if err != nil {
@@ -163,7 +164,7 @@ func (c *cli) openForRun(dry bool) (*engine.Engine, error) {
 		return c.open(createStore)
 	}
 	if st, err := pagestore.ProbeDir(c.db); err == nil && (st == pagestore.DirMissing || st == pagestore.DirEmpty) {
-		return engine.Open("", engine.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
+		return engine.OpenInMemory(engine.Options{Logger: slog.New(slog.DiscardHandler)})
 	}
 	return c.open(readStore)
 }
@@ -177,7 +178,7 @@ func runSteps(e *engine.Engine, s *engine.Session, steps []*runStep, atomic bool
 		rec := stepJSON{Step: i + 1, Line: st.line, Op: st.op, File: st.file}
 		switch st.op {
 		case "deploy":
-			id, err := s.Deploy(st.code, st.deploy)
+			id, err := s.Deploy(context.Background(), st.code, st.deploy)
 			if err != nil {
 				if exitCode(err) == exitUsage && !errors.Is(err, engine.ErrContractExists) && !errors.Is(err, engine.ErrCallFailed) {
 					return out, fmt.Errorf("line %d: %w", st.line, err)
