@@ -53,7 +53,7 @@ type command struct {
 // commands lists the subcommands in the order --help shows them.
 func commands() []*command {
 	return []*command{demoCmd, deployCmd, callCmd, rootCmd, commitsCmd, contractsCmd, inspectCmd,
-		proveCmd, verifyCmd, diffCmd, deleteCmd, gcCmd, fsckCmd, serveCmd}
+		proveCmd, verifyCmd, diffCmd, deleteCmd, gcCmd, fsckCmd, serveCmd, syncCmd}
 }
 
 func lookup(name string) *command {

@@ -25,7 +25,7 @@ absences at any retained root (binary or JSON by Accept), raw objects by
 hash for 'statectl sync', and a stream of new heads at /v1/heads.
 
 The server owns the store while it runs: other statectl commands on the
-same --db fail with "locked" until it stops; read through the server
+same --db fail (exit 3, store in use) until it stops; read through the server
 instead. It listens on 127.0.0.1:8545 by default; put a TLS-terminating
 proxy or CDN in front to serve the internet (see README "Scaling reads").
 It prints the address it listens on, then serves until interrupted
