@@ -21,6 +21,13 @@ func render(r route) string {
 	case epCommit:
 		return "/v1/commits/" + r.root.String()
 	case epObject:
+		if r.batch != nil {
+			hs := make([]string, len(r.batch))
+			for i, h := range r.batch {
+				hs[i] = h.String()
+			}
+			return "/v1/objects/" + KindName(r.kind) + "/" + strings.Join(hs, ",")
+		}
 		return "/v1/objects/" + KindName(r.kind) + "/" + r.hash.String()
 	case epLeaf:
 		return c
@@ -45,6 +52,7 @@ func FuzzParseRoute(f *testing.F) {
 		"/v1/roots/" + h + "/contracts/" + h + "/pages/7/proof",
 		"/v1/roots/" + h + "/contracts/" + h + "/bytes/4090/12/proof",
 		"/v1/objects/page/" + h, "/v1/objects/state-node/" + h, "/v1/objects/x/" + h,
+		"/v1/objects/page/" + strings.Repeat("0a", 32) + "," + h, "/v1/objects/page/" + h + "," + h,
 		"/v1/roots/" + h + "/contracts/" + h + "/pages/007/proof", "/v1//head", "/v1/../v1/head", "",
 	} {
 		f.Add(s)
@@ -62,6 +70,9 @@ func FuzzParseRoute(f *testing.F) {
 		}
 		if r.ep == epRangeProof && (r.length == 0 || r.length > merkle.MaxProofRange || r.offset+r.length > merkle.MaxMemoryBytes) {
 			t.Fatalf("%q: range %d+%d accepted", path, r.offset, r.length)
+		}
+		if r.ep == epObject && r.batch != nil && (len(r.batch) < 2 || len(r.batch) > MaxBatch) {
+			t.Fatalf("%q: a batch of %d", path, len(r.batch))
 		}
 		if r.ep == epPageProof && r.index >= merkle.MaxPages {
 			t.Fatalf("%q: page %d accepted", path, r.index)

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 
@@ -32,8 +33,12 @@ type route struct {
 	offset uint64 // range
 	length uint64 // range
 	kind   pagestore.Kind
-	hash   merkle.Hash
+	hash   merkle.Hash   // one object
+	batch  []merkle.Hash // several objects (≥ 2), strictly ascending
 }
+
+// MaxBatch is the most objects one batch request may name.
+const MaxBatch = 32
 
 // objectKinds maps the object kinds of the URL to the store's.
 var objectKinds = map[string]pagestore.Kind{
@@ -89,7 +94,23 @@ func parseRoute(path string, maxRange uint64) (route, *apiError) {
 			return r, errorf(http.StatusBadRequest, CodeBadKind, "object kind %q: want page, memory-node, state-node, code, owner or globals", clip(seg[1]))
 		}
 		r.kind = k
-		r.hash, err = parseHex(seg[2], CodeBadHash, "object hash")
+		if !strings.Contains(seg[2], ",") {
+			r.hash, err = parseHex(seg[2], CodeBadHash, "object hash")
+			break
+		}
+		hs := strings.Split(seg[2], ",")
+		if len(hs) > MaxBatch {
+			return r, errorf(http.StatusBadRequest, CodeBadHash, "a batch of %d objects: at most %d", len(hs), MaxBatch)
+		}
+		r.batch = make([]merkle.Hash, len(hs))
+		for i, h := range hs {
+			if r.batch[i], err = parseHex(h, CodeBadHash, "object hash"); err != nil {
+				return r, err
+			}
+			if i > 0 && bytes.Compare(r.batch[i-1][:], r.batch[i][:]) >= 0 {
+				return r, errorf(http.StatusBadRequest, CodeBadHash, "batch hashes must be strictly ascending (hash %d)", i)
+			}
+		}
 	case len(seg) >= 4 && seg[0] == "roots" && seg[2] == "contracts":
 		if r.root, err = parseHex(seg[1], CodeBadRoot, "root"); err != nil {
 			return r, err

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -40,7 +41,7 @@ const (
 	DefaultQueueWait        = time.Second
 	DefaultRequestTimeout   = 10 * time.Second
 	DefaultMaxResponseBytes = 40 << 20 // a 16 MiB range in JSON (hex pages) fits
-	DefaultMaxURIBytes      = 1024
+	DefaultMaxURIBytes      = 4096     // a batch of 32 object hashes fits
 	DefaultMaxStreams       = 256
 	DefaultPollInterval     = 250 * time.Millisecond
 	DefaultStreamDuration   = time.Hour
@@ -390,9 +391,31 @@ func (h *Handler) answer(rt route, ctype string) (*answer, *apiError) {
 		}
 		return h.proofAnswer(p, ctype)
 	case epObject:
+		if rt.batch != nil {
+			return h.objects(rt.kind, rt.batch)
+		}
 		return h.object(rt.kind, rt.hash)
 	}
 	return nil, errorf(http.StatusNotFound, CodeNotFound, "no endpoint")
+}
+
+// objects answers a batch: for each hash in order, u32 length then the
+// value. Every object must be stored; the first missing one fails the whole
+// batch.
+func (h *Handler) objects(k pagestore.Kind, hashes []merkle.Hash) (*answer, *apiError) {
+	var body []byte
+	for _, hash := range hashes {
+		a, err := h.object(k, hash)
+		if err != nil {
+			return nil, err
+		}
+		if len(body)+4+len(a.body) > h.cfg.MaxResponseBytes {
+			return nil, errorf(http.StatusBadRequest, CodeResponseTooLarge, "the batch exceeds this server's response limit of %d bytes", h.cfg.MaxResponseBytes)
+		}
+		body = binary.LittleEndian.AppendUint32(body, uint32(len(a.body)))
+		body = append(body, a.body...)
+	}
+	return &answer{contentType: typeBinary, body: body, immutable: true}, nil
 }
 
 func (h *Handler) object(k pagestore.Kind, hash merkle.Hash) (*answer, *apiError) {

@@ -3,6 +3,7 @@ package serve
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -218,6 +219,37 @@ func TestObjects(t *testing.T) {
 	wantError(t, resp, body, 404, CodeNotFound)
 	resp, body = get(t, fmt.Sprintf("%s/v1/objects/memory-node/%s", srv.URL, merkle.EmptyMemory(5)))
 	wantError(t, resp, body, 404, CodeNotFound)
+	// A batch: length-prefixed values in the order asked, hashes ascending.
+	a, b := leaf.Leaf.CodeHash, leaf.Leaf.MemoryRoot
+	ka := "code"
+	hs := []merkle.Hash{f.Head(), leaf.Leaf.Hash()}
+	if bytes.Compare(hs[0][:], hs[1][:]) > 0 {
+		hs[0], hs[1] = hs[1], hs[0]
+	}
+	resp, body = get(t, fmt.Sprintf("%s/v1/objects/state-node/%s,%s", srv.URL, hs[0], hs[1]))
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != ImmutableCacheControl {
+		t.Fatalf("batch: %d %s", resp.StatusCode, body)
+	}
+	for _, h := range hs {
+		n := int(binary.LittleEndian.Uint32(body))
+		v := body[4 : 4+n]
+		body = body[4+n:]
+		want, _ := st.StateNode(h)
+		if !bytes.Equal(v, want) {
+			t.Errorf("batch value of %s", h)
+		}
+	}
+	if len(body) != 0 {
+		t.Error("trailing bytes in a batch")
+	}
+	resp, body = get(t, fmt.Sprintf("%s/v1/objects/state-node/%s,%s", srv.URL, hs[1], hs[0]))
+	wantError(t, resp, body, 400, CodeBadHash)
+	resp, body = get(t, fmt.Sprintf("%s/v1/objects/%s/%s,%s", srv.URL, ka, a, b))
+	if bytes.Compare(a[:], b[:]) > 0 {
+		wantError(t, resp, body, 400, CodeBadHash)
+	} else {
+		wantError(t, resp, body, 404, CodeNotFound) // the memory root is not code
+	}
 	// A page object hashes to its name.
 	pages := 0
 	err = merkle.NewMemTree(leaf.Leaf.MemoryRoot, st).ForEachPage(func(_ uint64, h merkle.Hash) error {
@@ -269,7 +301,7 @@ func TestBadRequests(t *testing.T) {
 		{"/v1/objects/blob/" + root, 400, CodeBadKind},
 		{"/v1/objects/page/zz", 400, CodeBadHash},
 		{"/v1/head?x=1", 400, CodeBadQuery},
-		{"/v1/" + strings.Repeat("a", 2000), 414, CodeURITooLong},
+		{"/v1/" + strings.Repeat("a", 9000), 414, CodeURITooLong},
 	}
 	for _, c := range cases {
 		resp, body := get(t, srv.URL+c.path)

@@ -2,6 +2,7 @@ package statesync
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,95 @@ func maxSize(k pagestore.Kind, maxObject int64) int64 {
 		return merkle.ContractLeafSize
 	}
 	return maxObject
+}
+
+// maxBatch is the most objects one request asks for (the server's
+// serve.MaxBatch). Code is fetched one at a time: a module may be MiBs.
+const maxBatch = 32
+
+// fetchBatch gets the objects of nodes (one kind, hashes strictly
+// ascending) in one request, with the retries of fetch, and checks each.
+func (s *syncer) fetchBatch(ctx context.Context, nodes []*node) ([][]byte, error) {
+	if len(nodes) == 1 {
+		v, err := s.fetch(ctx, nodes[0].kind, nodes[0].hash)
+		if err != nil {
+			return nil, &ObjectError{Kind: nodes[0].kind, Hash: nodes[0].hash, Err: err}
+		}
+		return [][]byte{v}, nil
+	}
+	var vs [][]byte
+	var err error
+	for attempt := 0; attempt <= s.opts.Retries; attempt++ {
+		vs, err = s.fetchBatchOnce(ctx, nodes)
+		if err == nil || !errors.Is(err, ErrTransport) || ctx.Err() != nil {
+			break
+		}
+	}
+	return vs, err
+}
+
+func (s *syncer) fetchBatchOnce(ctx context.Context, nodes []*node) ([][]byte, error) {
+	k := nodes[0].kind
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	url := make([]byte, 0, len(s.base)+32+65*len(nodes))
+	url = append(url, s.base+"/v1/objects/"+kindNames[k]+"/"...)
+	for i, n := range nodes {
+		if i > 0 {
+			url = append(url, ',')
+		}
+		url = append(url, n.hash.String()...)
+	}
+	first := &ObjectError{Kind: k, Hash: nodes[0].hash}
+	fail := func(err error) ([][]byte, error) {
+		first.Err = fmt.Errorf("batch of %d: %w", len(nodes), err)
+		return nil, first
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, string(url), nil)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrTransport, err))
+	}
+	req.Header.Set("Accept", "application/octet-stream")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrTransport, err))
+	}
+	defer resp.Body.Close()
+	s.requests.Add(1)
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return fail(fmt.Errorf("%w: the peer answered 404", ErrMissing))
+	default:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return fail(fmt.Errorf("%w: the peer answered %s", ErrTransport, resp.Status))
+	}
+	limit := maxSize(k, s.opts.MaxObject)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(len(nodes))*(4+limit)+1))
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrTransport, err))
+	}
+	vs := make([][]byte, len(nodes))
+	for i, n := range nodes {
+		if len(body) < 4 {
+			return fail(fmt.Errorf("%w: the answer ends before object %d", ErrBadObject, i))
+		}
+		size := int64(binary.LittleEndian.Uint32(body))
+		if size > limit || size > int64(len(body)-4) {
+			return fail(fmt.Errorf("%w: object %d of %d bytes (limit %d, %d left)", ErrBadObject, i, size, limit, len(body)-4))
+		}
+		v := body[4 : 4+size : 4+size]
+		body = body[4+size:]
+		if err := check(k, n.hash, v); err != nil {
+			return nil, &ObjectError{Kind: k, Hash: n.hash, Err: err}
+		}
+		vs[i] = v
+	}
+	if len(body) != 0 {
+		return fail(fmt.Errorf("%w: %d bytes after the last object", ErrBadObject, len(body)))
+	}
+	return vs, nil
 }
 
 // fetch gets one object from the peer and checks it against its hash and

@@ -15,12 +15,14 @@
 package statesync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -101,12 +103,6 @@ type node struct {
 	fetched bool
 	pending int     // children not yet staged
 	parents []*node // nodes waiting for this one
-}
-
-type result struct {
-	n   *node
-	v   []byte
-	err error
 }
 
 type syncer struct {
@@ -268,9 +264,12 @@ func (s *syncer) record(ctx context.Context, root merkle.Hash) (pagestore.Commit
 	return rec, nil
 }
 
-// walk fetches everything under root that the store lacks, with
-// opts.Parallel requests in flight, and stages each object once all its
-// children are staged or stored.
+// walk fetches everything under root that the store lacks, and stages
+// each object once all its children are staged or stored. It goes level
+// by level: the objects discovered in one round are sorted and fetched in
+// batches of one kind (opts.Parallel requests in flight) in the next, so
+// the batches, and so the URLs a cache sees, depend only on the root and
+// on what the local store holds.
 func (s *syncer) walk(ctx context.Context, root merkle.Hash) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -278,57 +277,88 @@ func (s *syncer) walk(ctx context.Context, root merkle.Hash) error {
 	if err := s.discover(pagestore.KindStateNode, root, 0, top); err != nil {
 		return err
 	}
-	work := make(chan *node)
-	results := make(chan result, s.opts.Parallel)
+	type batchResult struct {
+		nodes []*node
+		vs    [][]byte
+		err   error
+	}
+	work := make(chan []*node)
+	results := make(chan batchResult, s.opts.Parallel)
 	for i := 0; i < s.opts.Parallel; i++ {
 		go func() {
-			for n := range work {
-				v, err := s.fetch(ctx, n.kind, n.hash)
-				results <- result{n, v, err}
+			for b := range work {
+				vs, err := s.fetchBatch(ctx, b)
+				results <- batchResult{b, vs, err}
 			}
 		}()
 	}
 	defer close(work)
-	inflight := 0
-	for len(s.queue) > 0 || inflight > 0 {
-		var send chan *node
-		var next *node
-		if len(s.queue) > 0 && inflight < s.opts.Parallel {
-			send, next = work, s.queue[len(s.queue)-1]
-		}
-		select {
-		case send <- next:
-			s.queue = s.queue[:len(s.queue)-1]
-			inflight++
-			continue
-		case r := <-results:
-			inflight--
-			if r.err != nil {
-				cancel()
-				for ; inflight > 0; inflight-- {
-					<-results
-				}
-				return &ObjectError{Kind: r.n.kind, Hash: r.n.hash, Err: r.err}
-			}
-			if err := s.got(r.n, r.v); err != nil {
-				cancel()
-				for ; inflight > 0; inflight-- {
-					<-results
-				}
-				return err
-			}
-			s.report(false)
-		case <-ctx.Done():
+	for len(s.queue) > 0 {
+		batches := plan(s.queue)
+		s.queue = nil
+		inflight := 0
+		drain := func() {
 			for ; inflight > 0; inflight-- {
 				<-results
 			}
-			return ctx.Err()
+		}
+		for len(batches) > 0 || inflight > 0 {
+			var send chan []*node
+			var next []*node
+			if len(batches) > 0 && inflight < s.opts.Parallel {
+				send, next = work, batches[0]
+			}
+			select {
+			case send <- next:
+				batches = batches[1:]
+				inflight++
+			case r := <-results:
+				inflight--
+				err := r.err
+				for i := 0; err == nil && i < len(r.nodes); i++ {
+					err = s.got(r.nodes[i], r.vs[i])
+				}
+				if err != nil {
+					cancel()
+					drain()
+					return err
+				}
+				s.report(false)
+			case <-ctx.Done():
+				drain()
+				return ctx.Err()
+			}
 		}
 	}
 	if top.pending != 0 {
 		return fmt.Errorf("statesync: internal error: root not staged")
 	}
 	return nil
+}
+
+// plan groups the nodes of a round into batches: one kind each, hashes
+// ascending, at most maxBatch objects (code one at a time).
+func plan(nodes []*node) [][]*node {
+	slices.SortFunc(nodes, func(a, b *node) int {
+		if a.kind != b.kind {
+			return int(a.kind) - int(b.kind)
+		}
+		return bytes.Compare(a.hash[:], b.hash[:])
+	})
+	var out [][]*node
+	for i := 0; i < len(nodes); {
+		j := i + 1
+		limit := maxBatch
+		if nodes[i].kind == pagestore.KindCode {
+			limit = 1
+		}
+		for j < len(nodes) && j-i < limit && nodes[j].kind == nodes[i].kind {
+			j++
+		}
+		out = append(out, nodes[i:j:j])
+		i = j
+	}
+	return out
 }
 
 // discover registers child (kind k, hash h, memory height ht) of parent:
