@@ -43,9 +43,9 @@ const (
 // batchBytes bytes, and is written at least every flushEvery, so that a
 // killed sync keeps most of what it fetched.
 var (
-	batchObjects = 4096
-	batchBytes   = 8 << 20
-	flushEvery   = time.Second
+	batchObjects = 16384
+	batchBytes   = 32 << 20
+	flushEvery   = 2 * time.Second
 )
 
 // Options configure Sync. The zero value is usable.
