@@ -240,4 +240,24 @@ func TestCachingProxy(t *testing.T) {
 	if hits := count(readLog(), "HIT", "/v1/head"); hits != 0 {
 		t.Errorf("the head was served from the cache %d times", hits)
 	}
+	// The head stream passes through, unbuffered.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(sctx, "GET", proxy+"/v1/heads", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	got := ""
+	for sc.Scan() && got == "" {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			got = d
+		}
+	}
+	if !strings.Contains(got, root.String()) {
+		t.Errorf("head stream through nginx: %q", got)
+	}
 }

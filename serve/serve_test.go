@@ -374,9 +374,14 @@ func TestLimits(t *testing.T) {
 	resp, body = get(t, srv.URL+path)
 	wantError(t, resp, body, 503, CodeBusy)
 	close(release)
-	time.Sleep(50 * time.Millisecond)
-	if resp, _ := get(t, srv.URL+path); resp.StatusCode != 200 {
-		t.Errorf("after the slow answer ended: %d", resp.StatusCode)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, _ := get(t, srv.URL+path)
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the slow answer ended: %d", resp.StatusCode)
+		}
 	}
 }
 

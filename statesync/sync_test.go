@@ -390,6 +390,20 @@ func TestSyncCancelResume(t *testing.T) {
 	}
 }
 
+func TestSyncEmptyState(t *testing.T) {
+	f := servetest.New(t, "", 1, 1)
+	srv := peer(t, f, nil)
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	stats, err := Sync(context.Background(), st, srv.URL, merkle.EmptyState, nil)
+	if err != nil || stats.Fetched != 0 || stats.Requests != 0 {
+		t.Fatalf("%+v %v", stats, err)
+	}
+	if head, ok, _ := st.Head(); !ok || head != merkle.EmptyState {
+		t.Errorf("head %s %v", head, ok)
+	}
+}
+
 func TestKindNamesMatchServe(t *testing.T) {
 	if maxBatch != serve.MaxBatch {
 		t.Errorf("batch of %d objects; the server takes %d", maxBatch, serve.MaxBatch)
