@@ -153,7 +153,18 @@ func (c *Client) get(ctx context.Context, path, accept string) ([]byte, error) {
 		return nil, transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.max+1))
+	if resp.ContentLength > c.max {
+		return nil, fmt.Errorf("%w: %d bytes announced, the limit is %d", ErrTooLarge, resp.ContentLength, c.max)
+	}
+	var body []byte
+	if resp.ContentLength >= 0 {
+		// One allocation of the announced size; a shorter body is a
+		// transport failure (io.ErrUnexpectedEOF).
+		body = make([]byte, resp.ContentLength)
+		_, err = io.ReadFull(resp.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, c.max+1))
+	}
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}

@@ -325,6 +325,11 @@ func (c *cli) openNoArgs(name string, args []string) (*engine.Engine, error) {
 // open opens the engine on --db. Unless create is set, the directory must
 // exist already: read-only commands never create a store by accident.
 func (c *cli) open(create bool) (*engine.Engine, error) {
+	return c.openWith(create, engine.Options{})
+}
+
+// openWith is open with engine options (the logger is set here).
+func (c *cli) openWith(create bool, opts engine.Options) (*engine.Engine, error) {
 	if !create {
 		st, err := os.Stat(c.db)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -338,7 +343,8 @@ func (c *cli) open(create bool) (*engine.Engine, error) {
 	if c.verbose {
 		logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	e, err := engine.Open(c.db, engine.Options{Logger: logger})
+	opts.Logger = logger
+	e, err := engine.Open(c.db, opts)
 	if err != nil {
 		msg := err.Error()
 		if strings.Contains(msg, "resource temporarily unavailable") || strings.Contains(msg, "locked") {

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/serve"
 )
 
@@ -47,6 +48,7 @@ func runServe(c *cli, args []string) error {
 	maxConc := fs.Int("max-concurrent", serve.DefaultMaxConcurrent, "requests computed at once (`N`)")
 	timeout := fs.Duration("timeout", serve.DefaultRequestTimeout, "time limit of one request")
 	maxRange := fs.Uint64("max-range", 16<<20, "longest byte range one proof may cover (`BYTES`, at most 16 MiB)")
+	cacheMB := fs.Int64("cache-mb", 0, "the store's cache of verified objects, in `MiB` (0: pagestore's default, 64); hot proofs are cheaper from memory")
 	maxDur := fs.Duration("max-duration", 0, "stop by itself after this long (0: run until interrupted)")
 	tamper := fs.Bool("tamper-for-testing", false, "corrupt every proof and object served (to demonstrate that clients reject a lying server)")
 	pos, err := c.parse(fs, args)
@@ -56,7 +58,10 @@ func runServe(c *cli, args []string) error {
 	if len(pos) != 0 {
 		return c.usagef("serve takes no arguments")
 	}
-	e, err := c.open(false)
+	if *cacheMB < 0 {
+		return c.usagef("--cache-mb %d: want 0 or more", *cacheMB)
+	}
+	e, err := c.openWith(false, engine.Options{CacheBytes: *cacheMB << 20})
 	if err != nil {
 		return err
 	}
