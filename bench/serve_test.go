@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/engine/dirty"
+	"github.com/wasmstate/wasmstate/internal/servetest"
 	"github.com/wasmstate/wasmstate/lightclient"
 	"github.com/wasmstate/wasmstate/merkle"
 	"github.com/wasmstate/wasmstate/pagestore"
@@ -235,72 +236,19 @@ func BenchmarkIncrementalSync(b *testing.B) {
 
 // newObjects counts the stored objects reachable from b and not from a.
 func newObjects(tb testing.TB, st *pagestore.Store, a, b merkle.Hash) int64 {
-	old := map[[33]byte]bool{}
-	walkObjects(tb, st, a, old, nil)
+	old, err := servetest.Reachable(st, a)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now, err := servetest.Reachable(st, b)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	var n int64
-	walkObjects(tb, st, b, map[[33]byte]bool{}, func(k [33]byte) {
+	for k := range now {
 		if !old[k] {
 			n++
 		}
-	})
+	}
 	return n
-}
-
-func walkObjects(tb testing.TB, st *pagestore.Store, root merkle.Hash, seen map[[33]byte]bool, fn func([33]byte)) {
-	visit := func(k byte, h merkle.Hash) bool {
-		var key [33]byte
-		key[0] = k
-		copy(key[1:], h[:])
-		if seen[key] {
-			return false
-		}
-		seen[key] = true
-		if fn != nil {
-			fn(key)
-		}
-		return true
-	}
-	var mem func(h merkle.Hash, ht int)
-	mem = func(h merkle.Hash, ht int) {
-		if h == merkle.EmptyMemory(ht) {
-			return
-		}
-		if ht == 0 {
-			visit('p', h)
-			return
-		}
-		if !visit('m', h) {
-			return
-		}
-		l, r, err := st.MemoryNode(h)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		mem(l, ht-1)
-		mem(r, ht-1)
-	}
-	var state func(h merkle.Hash)
-	state = func(h merkle.Hash) {
-		if h == merkle.EmptyState || !visit('s', h) {
-			return
-		}
-		v, err := st.StateNode(h)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(v) == 64 {
-			state(merkle.Hash(v[:32]))
-			state(merkle.Hash(v[32:]))
-			return
-		}
-		leaf, err := merkle.DecodeContractLeaf(v)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		visit('c', leaf.CodeHash)
-		visit('o', leaf.OwnerHash)
-		visit('g', leaf.GlobalsHash)
-		mem(leaf.MemoryRoot, merkle.MemoryTreeHeight)
-	}
-	state(root)
 }

@@ -43,52 +43,10 @@ func openStore(t *testing.T, dir string) *pagestore.Store {
 // reachable lists every stored object reachable from root in st.
 func reachable(t *testing.T, st *pagestore.Store, root merkle.Hash) map[string]bool {
 	t.Helper()
-	out := map[string]bool{}
-	var mem func(h merkle.Hash, ht int)
-	mem = func(h merkle.Hash, ht int) {
-		if h == merkle.EmptyMemory(ht) {
-			return
-		}
-		if ht == 0 {
-			out["p"+h.String()] = true
-			return
-		}
-		if out["m"+h.String()] {
-			return
-		}
-		out["m"+h.String()] = true
-		l, r, err := st.MemoryNode(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mem(l, ht-1)
-		mem(r, ht-1)
+	out, err := servetest.Reachable(st, root)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var state func(h merkle.Hash)
-	state = func(h merkle.Hash) {
-		if h == merkle.EmptyState || out["s"+h.String()] {
-			return
-		}
-		out["s"+h.String()] = true
-		v, err := st.StateNode(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(v) == 64 {
-			state(merkle.Hash(v[:32]))
-			state(merkle.Hash(v[32:]))
-			return
-		}
-		leaf, err := merkle.DecodeContractLeaf(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out["c"+leaf.CodeHash.String()] = true
-		out["o"+leaf.OwnerHash.String()] = true
-		out["g"+leaf.GlobalsHash.String()] = true
-		mem(leaf.MemoryRoot, merkle.MemoryTreeHeight)
-	}
-	state(root)
 	return out
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
 )
 
 // Gas is the gas limit of every fixture call.
@@ -172,4 +173,59 @@ func (f *Fixture) Write(tb testing.TB, n, stride, start uint32, bump bool) merkl
 	}
 	f.Roots = append(f.Roots, root)
 	return root
+}
+
+// Reachable returns the keys ("p", "m", "s", "c", "o" or "g", then the hex
+// hash) of every stored object reachable from root in st: what a replica
+// of root must hold.
+func Reachable(st *pagestore.Store, root merkle.Hash) (map[string]bool, error) {
+	out := map[string]bool{}
+	var mem func(h merkle.Hash, ht int) error
+	mem = func(h merkle.Hash, ht int) error {
+		if h == merkle.EmptyMemory(ht) {
+			return nil
+		}
+		if ht == 0 {
+			out["p"+h.String()] = true
+			return nil
+		}
+		if out["m"+h.String()] {
+			return nil
+		}
+		out["m"+h.String()] = true
+		l, r, err := st.MemoryNode(h)
+		if err != nil {
+			return err
+		}
+		if err := mem(l, ht-1); err != nil {
+			return err
+		}
+		return mem(r, ht-1)
+	}
+	var state func(h merkle.Hash) error
+	state = func(h merkle.Hash) error {
+		if h == merkle.EmptyState || out["s"+h.String()] {
+			return nil
+		}
+		out["s"+h.String()] = true
+		v, err := st.StateNode(h)
+		if err != nil {
+			return err
+		}
+		if len(v) == 2*merkle.HashSize {
+			if err := state(merkle.Hash(v[:32])); err != nil {
+				return err
+			}
+			return state(merkle.Hash(v[32:]))
+		}
+		leaf, err := merkle.DecodeContractLeaf(v)
+		if err != nil {
+			return err
+		}
+		out["c"+leaf.CodeHash.String()] = true
+		out["o"+leaf.OwnerHash.String()] = true
+		out["g"+leaf.GlobalsHash.String()] = true
+		return mem(leaf.MemoryRoot, merkle.MemoryTreeHeight)
+	}
+	return out, state(root)
 }
