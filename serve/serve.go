@@ -232,7 +232,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Type", a.contentType)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	if len(offers) > 1 {
-		hd.Set("Vary", "Accept")
+		hd.Add("Vary", "Accept") // beside CORS's Vary: Origin
 	}
 	if a.proofKind != "" {
 		hd.Set("X-Proof-Kind", a.proofKind)

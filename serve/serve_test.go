@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -396,6 +397,10 @@ func TestCORS(t *testing.T) {
 	resp, _ = get(t, srv.URL+"/v1/head", "Origin", "http://app.test")
 	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "http://app.test" {
 		t.Errorf("allowed origin got %q", v)
+	}
+	resp, _ = get(t, fmt.Sprintf("%s/v1/roots/%s/contracts/%s/pages/0/proof", srv.URL, f.Head(), f.Writer), "Origin", "http://app.test")
+	if v := resp.Header.Values("Vary"); !slices.Contains(v, "Origin") || !slices.Contains(v, "Accept") {
+		t.Errorf("Vary %v, want Origin and Accept", v)
 	}
 	resp, _ = get(t, srv.URL+"/v1/head", "Origin", "http://evil.test")
 	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
