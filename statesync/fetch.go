@@ -103,6 +103,19 @@ func (s *syncer) fetchBatchOnce(ctx context.Context, nodes []*node) ([][]byte, e
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrTransport, err))
 	}
+	return decodeBatch(k, nodes, body, limit)
+}
+
+// decodeBatch splits a batch answer (per object: u32 length, then the
+// value) and checks each value against its node's kind and hash. The
+// bytes come from the peer: anything but exactly len(nodes) well-formed,
+// matching objects is an error.
+func decodeBatch(k pagestore.Kind, nodes []*node, body []byte, limit int64) ([][]byte, error) {
+	first := &ObjectError{Kind: k, Hash: nodes[0].hash}
+	fail := func(err error) ([][]byte, error) {
+		first.Err = fmt.Errorf("batch of %d: %w", len(nodes), err)
+		return nil, first
+	}
 	vs := make([][]byte, len(nodes))
 	for i, n := range nodes {
 		if len(body) < 4 {
