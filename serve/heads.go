@@ -37,6 +37,11 @@ func (h *Handler) heads(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
+	rc := http.NewResponseController(w)
+	// Every write must finish within a heartbeat or two: a stalled reader
+	// is dropped rather than holding a stream slot.
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(2*h.cfg.Heartbeat + time.Second)) }
+	deadline()
 	hd := w.Header()
 	hd.Set("Content-Type", typeEvents)
 	hd.Set("Cache-Control", "no-store")
@@ -63,6 +68,7 @@ func (h *Handler) heads(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 			return
 		}
+		deadline()
 		if !sent || root != last {
 			fmt.Fprintf(w, "event: head\nid: %s\ndata: %s\n\n", root, mustJSON(headJSON(root)))
 			fl.Flush()

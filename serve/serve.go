@@ -254,6 +254,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hd.Set("Content-Length", strconv.Itoa(len(a.body)))
+	// A client that reads too slowly does not hold the connection for
+	// ever (an error means the writer cannot do deadlines: nothing to do).
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.RequestTimeout))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(a.body)

@@ -77,10 +77,12 @@ func runServe(c *cli, args []string) error {
 	if err != nil {
 		return badInputf("listen on %s: %v", *listen, err)
 	}
+	// No ReadTimeout: requests have no body, and a read deadline would
+	// cancel the head streams' contexts once it passed. The handler sets
+	// write deadlines itself.
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 	}
