@@ -77,9 +77,8 @@ func runServe(c *cli, args []string) error {
 	if err != nil {
 		return badInputf("listen on %s: %v", *listen, err)
 	}
-	// No ReadTimeout: requests have no body, and a read deadline would
-	// cancel the head streams' contexts once it passed. The handler sets
-	// write deadlines itself.
+	// Requests have no body, so ReadHeaderTimeout bounds the whole read;
+	// the handler sets write deadlines itself.
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
