@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,8 +26,13 @@ func goTool(t *testing.T) string {
 
 func goList(t *testing.T, args ...string) []string {
 	t.Helper()
+	return goListEnv(t, []string{"CGO_ENABLED=1"}, args...) // the rule must hold even when cgo is available
+}
+
+func goListEnv(t *testing.T, env []string, args ...string) []string {
+	t.Helper()
 	cmd := exec.Command(goTool(t), append([]string{"list"}, args...)...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1") // the rule must hold even when cgo is available
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.Output()
 	if err != nil {
 		msg := ""
@@ -39,14 +45,20 @@ func goList(t *testing.T, args ...string) []string {
 }
 
 // TestDependencies enforces the package's promise: a light client links
-// neither wasmtime, nor the database, nor cgo.
+// neither wasmtime, nor the database, nor cgo. The network client (client.go)
+// uses net/http, whose package net has an optional cgo DNS resolver when cgo
+// is enabled: that standard-library cgo is the only one allowed, and it goes
+// away with the netgo tag or CGO_ENABLED=0 (and on js/wasm and wasip1).
 func TestDependencies(t *testing.T) {
 	deps := goList(t, "-deps", pkgPath)
 	if len(deps) == 0 {
 		t.Fatal("go list -deps printed nothing")
 	}
+	if !slices.Contains(goList(t, "-f", `{{join .Imports "\n"}}`, pkgPath), "net/http") {
+		t.Error("the network client (net/http) is not in the package: this test no longer covers it")
+	}
 	for _, d := range deps {
-		for _, banned := range []string{"wasmtime", "goleveldb", "runtime/cgo", "/engine", "/pagestore", "/hostfns"} {
+		for _, banned := range []string{"wasmtime", "goleveldb", "/engine", "/pagestore", "/hostfns", "/serve", "/statesync"} {
 			if strings.Contains(d, banned) {
 				t.Errorf("lightclient depends on %s (matches %q)", d, banned)
 			}
@@ -74,9 +86,34 @@ func TestDependencies(t *testing.T) {
 		}
 	}
 
-	// No cgo files in the package or in any of its dependencies.
+	// No cgo files in the package or in any of its dependencies but the
+	// standard library's optional resolver...
 	cgo := goList(t, "-deps", "-f", `{{if .CgoFiles}}{{.ImportPath}}{{end}}`, pkgPath)
-	if len(cgo) > 0 {
-		t.Errorf("packages with cgo files: %v", cgo)
+	for _, p := range cgo {
+		if p != "net" && p != "runtime/cgo" {
+			t.Errorf("package with cgo files: %s", p)
+		}
+	}
+	// ... and none at all with the netgo tag or without cgo.
+	for _, env := range [][]string{{"CGO_ENABLED=1"}, {"CGO_ENABLED=0"}} {
+		args := []string{"-deps", "-f", `{{if .CgoFiles}}{{.ImportPath}}{{end}}{{if eq .ImportPath "runtime/cgo"}}runtime/cgo{{end}}`}
+		if env[0] == "CGO_ENABLED=1" {
+			args = append(args, "-tags", "netgo")
+		}
+		if got := goListEnv(t, env, append(args, pkgPath)...); len(got) > 0 {
+			t.Errorf("%v: cgo in %v", env, got)
+		}
+	}
+	// It builds for the browser (js/wasm) and WASI.
+	for _, target := range [][]string{{"GOOS=js", "GOARCH=wasm"}, {"GOOS=wasip1", "GOARCH=wasm"}} {
+		cmd := exec.Command(goTool(t), "build", "-o", os.DevNull, pkgPath)
+		cmd.Env = append(os.Environ(), append(target, "CGO_ENABLED=0")...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("build for %v: %v\n%s", target, err, out)
+		}
+		deps := goListEnv(t, target, "-deps", pkgPath)
+		if slices.Contains(deps, "runtime/cgo") {
+			t.Errorf("%v: links runtime/cgo", target)
+		}
 	}
 }

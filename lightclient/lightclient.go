@@ -10,6 +10,12 @@
 // something else (another contract, page, range or kind) is rejected: a
 // proof can only confirm the exact statement the caller expects.
 //
+// Client does the same over the network: given a server's base URL
+// (SPEC.md §16) and a root it trusts (a TrustedRoots hook may decide), it
+// fetches the proof of the exact claim and returns only verified data; a
+// server that lies, stalls or cuts an answer short gives an error, never
+// data. It uses only net/http, so it runs in a browser (GOOS=js) too.
+//
 // Errors match, with errors.Is, one of ErrMalformed (the bytes are not a
 // proof), ErrInvalid (the proof does not prove the claim under the root),
 // ErrOutOfRange (the claim lies outside the contract's memory) or, for

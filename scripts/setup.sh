@@ -34,6 +34,23 @@ if ! grep -q "^go $need_go" go.mod; then
 	echo "setup: go.mod names another Go version than this script ($need_go): update need_go" >&2
 	exit 1
 fi
+# The network tests run real parts: headless Chromium (the light client
+# compiled to wasm, examples/browser), nginx as a caching proxy (serve's
+# cache test) and curl (README's serve-and-sync walkthrough). The tests
+# start what they need on 127.0.0.1 themselves.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "setup: installing ${missing[*]}"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	else
+		echo "setup: warning: ${missing[*]} missing (apt-get install ${missing[*]}); the network tests need them" >&2
+	fi
+fi
 go version
 go mod download
 # statectl on PATH: the demo and the walkthrough tell the user to run it.

@@ -384,15 +384,22 @@ func (c *cli) openNoArgs(name string, args []string, mode openMode) (*engine.Eng
 // refused, so a mistyped --db never scatters database files among a user's
 // own.
 func (c *cli) open(mode openMode) (*engine.Engine, error) {
+	return c.openWith(mode, engine.Options{})
+}
+
+// openWith is open with engine options (the logger is set here; the cache
+// size goes to the store).
+func (c *cli) openWith(mode openMode, opts engine.Options) (*engine.Engine, error) {
 	logger := slog.New(slog.DiscardHandler)
 	if c.verbose {
 		logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	st, err := pagestore.Open(c.db, &pagestore.Options{ReadOnly: mode == readStore, NoCreate: mode != createStore, LockWait: c.wait})
+	st, err := pagestore.Open(c.db, &pagestore.Options{ReadOnly: mode == readStore, NoCreate: mode != createStore, LockWait: c.wait, CacheBytes: opts.CacheBytes})
 	if err != nil {
 		return nil, storeOpenError(c.db, err)
 	}
-	e, err := engine.OpenStore(st, engine.Options{Logger: logger})
+	opts.Logger = logger
+	e, err := engine.OpenStore(st, opts)
 	if err != nil {
 		return nil, withCode(exitStore, err)
 	}

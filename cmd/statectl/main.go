@@ -79,6 +79,8 @@ func commands() []*command {
 		gcCmd,
 		fsckCmd,
 		recoverCmd,
+		serveCmd,
+		syncCmd,
 		versionCmd,
 		completionCmd,
 	}

@@ -1,0 +1,254 @@
+package bench
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmstate/wasmstate/engine"
+	"github.com/wasmstate/wasmstate/engine/dirty"
+	"github.com/wasmstate/wasmstate/internal/servetest"
+	"github.com/wasmstate/wasmstate/lightclient"
+	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
+	"github.com/wasmstate/wasmstate/serve"
+	"github.com/wasmstate/wasmstate/statesync"
+)
+
+// serveFixture serves the states fixture (10,000 counters and a 64 MiB
+// contract) on 127.0.0.1 with package serve; the server stops when the
+// benchmark ends.
+func serveFixture(b *testing.B, e *engine.Engine) string {
+	b.Helper()
+	h := serve.New(e, serve.Config{MaxConcurrent: 256, Logger: quiet})
+	srv := httptest.NewServer(h)
+	b.Cleanup(func() { h.Close(); srv.Close() })
+	return srv.URL
+}
+
+// BenchmarkServeProofs is the loopback load test: 1, 16 and 64 clients,
+// each a lightclient.Client, ask a statectl-serve handler for page proofs
+// under the root of 10,001 contracts (half a random page of the 64 MiB
+// contract, half page 0 of a random counter) and verify every answer.
+// proofs/s is verified proofs per second of wall time (client, server and
+// verification share the 2 cores), p50-ms and p99-ms the latency of one
+// fetch-and-verify. The engine's store cache is 512 MiB (statectl serve
+// --cache-mb 512), so the state's nodes and pages stay in memory once
+// read. The goal (issue 14): >= 10,000 proofs/s with 64 clients, p99 <=
+// 20 ms. b.N bounds the requests.
+func BenchmarkServeProofs(b *testing.B) {
+	f := states(b)
+	e, err := engine.Open(f.dir, engine.Options{CacheBytes: 512 << 20, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	url := serveFixture(b, e)
+	root := f.proveRoot
+	for _, clients := range []int{1, 16, 64} {
+		b.Run("clients="+strconv.Itoa(clients), func(b *testing.B) {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.MaxIdleConnsPerHost = clients
+			defer tr.CloseIdleConnections()
+			c, err := lightclient.NewClient(url, &lightclient.ClientOptions{HTTPClient: &http.Client{Transport: tr}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			lat := make([][]time.Duration, clients)
+			var wg sync.WaitGroup
+			ctx := context.Background()
+			cpu := startCPU()
+			start := time.Now()
+			b.ResetTimer()
+			for w := 0; w < clients; w++ {
+				n := b.N / clients
+				if w < b.N%clients {
+					n++
+				}
+				wg.Add(1)
+				go func(w, n int) {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(w), 1))
+					for i := 0; i < n; i++ {
+						id, page := f.big, uint64(rng.IntN(16384))
+						if i%2 == 1 {
+							id, page = f.counters[rng.IntN(len(f.counters))], 0
+						}
+						t0 := time.Now()
+						if _, err := c.Page(ctx, root, id, page); err != nil {
+							b.Error(err)
+							return
+						}
+						lat[w] = append(lat[w], time.Since(t0))
+					}
+				}(w, n)
+			}
+			wg.Wait()
+			el := time.Since(start)
+			b.StopTimer()
+			cpu.report(b)
+			all := slices.Concat(lat...)
+			slices.Sort(all)
+			if len(all) > 0 {
+				b.ReportMetric(float64(len(all))/el.Seconds(), "proofs/s")
+				b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+				b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+			}
+		})
+	}
+}
+
+func dirBytes(tb testing.TB, dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// BenchmarkSyncVsCopy makes a replica of the 10,001-contract state (64 MiB
+// of non-zero pages in one contract, 10,000 counters) over loopback with
+// statesync (16 requests in flight, every object verified, synced
+// batches), and in the same iteration copies the source's store directory
+// with cp -r. sync-s includes opening and closing the new store (what
+// statectl sync costs), sync-only-s is statesync.Sync alone. sync/cp is the
+// ratio of wall times (goal <= 3); sync-MB/s counts the bytes of the objects
+// fetched (the store directory is smaller: goleveldb compresses pages).
+func BenchmarkSyncVsCopy(b *testing.B) {
+	f := states(b)
+	e := openEngine(b, f.dir, dirty.Auto)
+	defer e.Close()
+	url := serveFixture(b, e)
+	ctx := context.Background()
+	var syncT, cpT, onlyT time.Duration
+	var bytes int64
+	cpu := startCPU()
+	for i := 0; i < b.N; i++ {
+		tmp := b.TempDir()
+		t0 := time.Now()
+		if out, err := exec.Command("cp", "-r", f.dir, filepath.Join(tmp, "copy")).CombinedOutput(); err != nil {
+			b.Fatalf("cp: %v %s", err, out)
+		}
+		cpT += time.Since(t0)
+		t0 = time.Now()
+		st, err := pagestore.Open(filepath.Join(tmp, "replica"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		stats, err := statesync.Sync(ctx, st, url, f.proveRoot, nil)
+		onlyT += time.Since(t1)
+		st.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		syncT += time.Since(t0)
+		bytes = stats.Bytes
+		if i == 0 {
+			b.Logf("sync: %d objects, %.1f MB, %d requests; store dir %.1f MB", stats.Fetched, float64(stats.Bytes)/1e6, stats.Requests, float64(dirBytes(b, f.dir))/1e6)
+		}
+	}
+	cpu.report(b)
+	b.ReportMetric(syncT.Seconds()/float64(b.N), "sync-s")
+	b.ReportMetric(cpT.Seconds()/float64(b.N), "cp-s")
+	b.ReportMetric(onlyT.Seconds()/float64(b.N), "sync-only-s")
+	b.ReportMetric(float64(syncT)/float64(cpT), "sync/cp")
+	b.ReportMetric(float64(bytes)*float64(b.N)/1e6/syncT.Seconds(), "sync-MB/s")
+}
+
+// BenchmarkIncrementalSync follows the chain: a replica holds the root of
+// 10,001 contracts; the source commits a block that changes 100 pages of
+// the 64 MiB contract (spread over its memory) and one counter; the
+// replica syncs the new root. objects is what it fetched, diff-objects the
+// objects reachable from the new root and not from the old (counted by
+// walking both trees at the source); they must be equal.
+func BenchmarkIncrementalSync(b *testing.B) {
+	f := states(b)
+	src := filepath.Join(b.TempDir(), "src")
+	if err := copyDir(src, f.dir); err != nil {
+		b.Fatal(err)
+	}
+	e := openEngine(b, src, dirty.Auto)
+	defer e.Close()
+	url := serveFixture(b, e)
+	ctx := context.Background()
+	st, err := pagestore.Open(filepath.Join(b.TempDir(), "replica"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := statesync.Sync(ctx, st, url, f.proveRoot, nil); err != nil {
+		b.Fatal(err)
+	}
+	prev := f.proveRoot
+	var fetched, diff int64
+	cpu := startCPU()
+	var syncT time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s, err := e.NewSession(prev, engine.SessionOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Call(context.Background(), f.big, "write", u32s(100, 163, uint32(i%100)), bigGas); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Call(context.Background(), f.counters[i%len(f.counters)], "increment", nil, bigGas); err != nil {
+			b.Fatal(err)
+		}
+		next, err := s.Commit(context.Background())
+		s.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := newObjects(b, e.Store(), prev, next)
+		b.StartTimer()
+		t0 := time.Now()
+		stats, err := statesync.Sync(ctx, st, url, next, nil)
+		syncT += time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if stats.Fetched != d {
+			b.Fatalf("fetched %d objects, the diff has %d", stats.Fetched, d)
+		}
+		fetched += stats.Fetched
+		diff += d
+		prev = next
+	}
+	cpu.report(b)
+	b.ReportMetric(float64(fetched)/float64(b.N), "objects")
+	b.ReportMetric(float64(diff)/float64(b.N), "diff-objects")
+	b.ReportMetric(syncT.Seconds()*1000/float64(b.N), "sync-ms")
+}
+
+// newObjects counts the stored objects reachable from b and not from a.
+func newObjects(tb testing.TB, st *pagestore.Store, a, b merkle.Hash) int64 {
+	old, err := servetest.Reachable(st, a)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now, err := servetest.Reachable(st, b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var n int64
+	for k := range now {
+		if !old[k] {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wasmstate/wasmstate/internal/servetest"
+	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
+	"github.com/wasmstate/wasmstate/serve"
+)
+
+// TestSyncKillResume kills `statectl sync` (SIGKILL) while it fetches the
+// pages of a 4 MiB contract from a slow peer, then runs it again: the
+// store it left passes fsck, the second run fetches nothing the first one
+// stored, and the replica ends at the root.
+func TestSyncKillResume(t *testing.T) {
+	f := servetest.New(t, "", 3, 64) // 1,024 non-zero pages
+	root := f.Head()
+	h := serve.New(f.E, serve.Config{Logger: servetest.Quiet})
+	var pageBatches atomic.Int64
+	killNow := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	var requested []string // object keys asked for, "p<hash>"
+	slow := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if k, hs, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v1/objects/"), "/"); ok && strings.HasPrefix(r.URL.Path, "/v1/objects/") {
+			prefix := map[string]string{"page": "p", "memory-node": "m", "state-node": "s", "code": "c", "owner": "o", "globals": "g"}[k]
+			mu.Lock()
+			for _, hh := range strings.Split(hs, ",") {
+				requested = append(requested, prefix+hh)
+			}
+			s := slow
+			mu.Unlock()
+			if k == "page" && s {
+				time.Sleep(100 * time.Millisecond)
+				if pageBatches.Add(1) == 28 { // > 2 s of pages: a flush happened
+					once.Do(func() { close(killNow) })
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer h.Close()
+
+	db := filepath.Join(t.TempDir(), "replica")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, statectlBin, "sync", "--from", srv.URL, "--root", root.String(), "--db", db, "--parallel", "1")
+	cmd.Env = env()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-killNow:
+		cmd.Process.Kill()
+		<-done
+	case err := <-done:
+		t.Fatalf("sync ended before the kill: %v\n%s", err, out.String())
+	}
+
+	// What the killed run left: sound, no head, some objects.
+	st, err := pagestore.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st.Head(); ok {
+		t.Error("a killed sync set the head")
+	}
+	if p, err := st.Fsck(context.Background(), nil); err != nil || len(p) > 0 {
+		t.Fatalf("fsck after the kill: %v %v", err, p)
+	}
+	stored := map[string]bool{}
+	for _, k := range []byte("pmscog") {
+		st.Backend().Iterate([]byte{k}, func(key, _ []byte) error {
+			stored[string(key[0])+merkle.Hash(key[1:]).String()] = true
+			return nil
+		})
+	}
+	st.Close()
+	if len(stored) < 100 {
+		t.Fatalf("the killed run kept only %d objects", len(stored))
+	}
+
+	mu.Lock()
+	requested, slow = nil, false
+	mu.Unlock()
+	var sum struct{ Objects int }
+	okJSON(t, db, &sum, "sync", "--from", srv.URL, "--root", root.String())
+	mu.Lock()
+	again := 0
+	for _, k := range requested {
+		if stored[k] {
+			again++
+		}
+	}
+	mu.Unlock()
+	if again != 0 {
+		t.Errorf("the resumed sync fetched %d stored objects again", again)
+	}
+	t.Logf("killed run kept %d objects; the resumed run fetched %d", len(stored), sum.Objects)
+	ok(t, db, "fsck")
+	if got := strings.TrimSpace(ok(t, db, "root").stdout); got != root.String() {
+		t.Errorf("replica root %s, want %s", got, root)
+	}
+}
+
+// TestSyncProgress shows the progress line on a terminal, and none when
+// stderr is not one.
+func TestSyncProgress(t *testing.T) {
+	f := servetest.New(t, "", 2, 4)
+	h := serve.New(f.E, serve.Config{Logger: servetest.Quiet})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer h.Close()
+	for _, tty := range []bool{true, false} {
+		var stdout bytes.Buffer
+		db := filepath.Join(t.TempDir(), "r")
+		code, stderr := inProcess(false, tty, &stdout, "sync", "--from", srv.URL, "--root", f.Head().String(), "--db", db)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if tty != strings.Contains(stderr, "objects of") || tty != strings.Contains(stderr, "ETA") {
+			t.Errorf("tty=%v: stderr %q", tty, stderr)
+		}
+		if !strings.Contains(stdout.String(), "synced "+f.Head().String()) {
+			t.Errorf("stdout %q", stdout.String())
+		}
+	}
+}
