@@ -179,17 +179,25 @@ func (cl *commitLog) missing(kv Backend) ([]LostCommit, error) {
 	}
 	var out []LostCommit
 	bare := bareStore(kv)
+	// One scan of the records instead of a lookup per logged commit: a
+	// miss costs a read through every level of the LSM tree, and a store
+	// keeps thousands of commits.
+	present := make(map[merkle.Hash]struct{}, len(cl.live))
+	err := kv.Iterate([]byte{byte(KindCommit)}, func(k, _ []byte) error {
+		if len(k) == 1+merkle.HashSize {
+			present[merkle.Hash(k[1:])] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	for _, root := range cl.order {
 		l, ok := cl.live[root]
 		if !ok {
 			continue
 		}
-		key := makeKey(KindCommit, root)
-		has, err := kv.Has(key[:])
-		if err != nil {
-			return nil, err
-		}
-		if !has {
+		if _, has := present[root]; !has {
 			out = append(out, l)
 			continue
 		}
