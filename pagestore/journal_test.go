@@ -21,8 +21,11 @@ import (
 const journalTrialsEnv = "PAGESTORE_JOURNAL_TRIALS"
 
 // journalStore builds a leveldb store whose first commits are compacted
-// into tables and whose last ones live only in the journal, closed. It
-// returns the directory and every root with what it holds.
+// into tables and whose last ones live only in the journal, as a crash
+// leaves it (the files copied while the store is open: a clean Close
+// flushes the journal into a table, and journal damage is what follows an
+// unclean stop). It returns the directory and every root with what it
+// holds.
 func journalStore(t *testing.T) (string, map[merkle.Hash]snapshot, []merkle.Hash) {
 	t.Helper()
 	dir := t.TempDir()
@@ -57,10 +60,12 @@ func journalStore(t *testing.T) (string, map[merkle.Hash]snapshot, []merkle.Hash
 		t.Fatal(err)
 	}
 	commitN(6) // these stay in the journal
+	crashed := t.TempDir()
+	copyTree(t, dir, crashed)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return dir, snaps, roots
+	return crashed, snaps, roots
 }
 
 func journalFile(t *testing.T, dir string) string {
