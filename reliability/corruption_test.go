@@ -57,7 +57,8 @@ type snapshot map[merkle.Hash]map[merkle.ContractID]*contractView
 
 // buildPristine makes a leveldb store with several commits (one deleted,
 // then GC'd), compacted into table files, then two more commits left in
-// the journal. It returns the directory and what every root holds.
+// the journal (a crash image). It returns the directory and what every
+// root holds.
 func buildPristine(t *testing.T) (string, snapshot) {
 	t.Helper()
 	dir := shmDir(t, "wasmstate-pristine-")
@@ -115,6 +116,11 @@ func buildPristine(t *testing.T) (string, snapshot) {
 		commit(t, s)
 	}
 	s.Close()
+	// The pristine copy is a crash image, taken while the engine is open: a
+	// clean Close flushes the journal into a table, and journal damage is
+	// what an unclean stop leaves to find.
+	crashed := shmDir(t, "wasmstate-pristine-crash-")
+	copyDir(t, dir, crashed)
 	snap := snapshot{}
 	recs, err := e.Commits()
 	if err != nil {
@@ -127,7 +133,7 @@ func buildPristine(t *testing.T) (string, snapshot) {
 		}
 		snap[rec.Root] = v
 	}
-	return dir, snap
+	return crashed, snap
 }
 
 // fixedClock makes commit records reproducible.
