@@ -95,7 +95,7 @@ func (h hostEnv) Call(callee hostfns.ContractID, fn string, arg []byte, gasLimit
 	remaining := s.fuel()
 	limit := calleeLimit(gasLimit, remaining)
 	s.setFuel(limit)
-	out, _, ferr := s.runFrame(c, fn, arg, limit)
+	out, node, ferr := s.runFrame(c, fn, arg, limit)
 	spent := limit - min(limit, s.fuel())
 	if ferr != nil {
 		if s.broken != nil {
@@ -105,6 +105,13 @@ func (h hostEnv) Call(callee hostfns.ContractID, fn string, arg []byte, gasLimit
 			// Not the callee's failure to report to its caller: the whole
 			// call stops.
 			return 0, nil, ferr
+		}
+		if node == nil {
+			// Refused before a frame started (depth cap, no such function,
+			// init): nothing ran, so the caller pays only the price of "c"
+			// it already paid, not the callee's share.
+			s.setFuel(remaining)
+			return hostfns.CallFailed, nil, nil
 		}
 		// A failed callee costs the caller its whole limit.
 		s.setFuel(remaining - limit)

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -224,5 +226,33 @@ func TestCallInterrupted(t *testing.T) {
 	}
 	if _, err := s.Deploy(ctx, wasm(t, "counter"), DeployOptions{Nonce: 1}); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("deploy with a cancelled context: %v", err)
+	}
+}
+
+// TestDepthCapFixedPrice: a "c" refused at the depth cap costs the price of
+// "c", not the share of the caller's gas the callee would have had (which
+// was 93 % of up to 10^10 gas).
+func TestDepthCapFixedPrice(t *testing.T) {
+	o := auto.options()
+	o.CallDepth = 2
+	e, err := OpenInMemory(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	s := newSession(t, e, merkle.EmptyState())
+	sp := deploy(t, s, "spender", DeployOptions{})
+	r, err := s.Call(context.Background(), sp, "recurse", u32s(5), 10_000_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := binary.LittleEndian.Uint32(r.Data); got != 1 {
+		t.Fatalf("levels %d, want 1 below the top frame", got)
+	}
+	if code := int32(binary.LittleEndian.Uint32(r.Data[4:])); code != math.MinInt32 {
+		t.Fatalf("code %d, want the depth-exceeded code", code)
+	}
+	if r.GasSpent > 1_000_000 {
+		t.Fatalf("recurse to the depth cap spent %d gas: the refused call was charged the callee's share", r.GasSpent)
 	}
 }
