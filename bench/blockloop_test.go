@@ -51,7 +51,7 @@ func blockStore(tb testing.TB, name string, pages uint32) *blockFixture {
 	return o.(*once[*blockFixture]).get(tb, func() (*blockFixture, error) {
 		t0 := time.Now()
 		dir, _ := fixtureDir(tb, "block-"+name)
-		e, err := engine.Open(dir, engine.Options{Logger: quiet})
+		e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet})
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +150,7 @@ func BenchmarkBlockLoop(b *testing.B) {
 					if variant == "nowarm" {
 						o.WarmSets = -1
 					}
-					e, err := engine.Open(f.dir, o)
+					e, err := engine.Open(context.Background(), f.dir, o)
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -58,7 +58,7 @@ func states(tb testing.TB) *statesFixture {
 	return statesOnce.get(tb, func() (*statesFixture, error) {
 		t0 := time.Now()
 		dir, _ := fixtureDir(tb, "states")
-		e, err := engine.Open(dir, engine.Options{Logger: quiet})
+		e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet})
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +153,7 @@ var memSizesOnce once[*memSizesFixture]
 func memSizesStore(tb testing.TB) *memSizesFixture {
 	return memSizesOnce.get(tb, func() (*memSizesFixture, error) {
 		dir, _ := fixtureDir(tb, "memsizes")
-		e, err := engine.Open(dir, engine.Options{Logger: quiet})
+		e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet})
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +219,7 @@ func commitsStore(tb testing.TB) *commitsFixture {
 }
 
 func makeCommits(dir string, n int) (head merkle.Hash, err error) {
-	e, err := engine.Open(dir, engine.Options{Logger: quiet})
+	e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet})
 	if err != nil {
 		return head, err
 	}

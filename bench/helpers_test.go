@@ -74,7 +74,7 @@ func compileWAT(name string) ([]byte, error) {
 func openEngine(tb testing.TB, dir string, kind dirty.Kind) *engine.Engine {
 	tb.Helper()
 	o := engine.Options{Tracker: kind, Logger: quiet}
-	open := func() (*engine.Engine, error) { return engine.Open(dir, o) }
+	open := func() (*engine.Engine, error) { return engine.Open(context.Background(), dir, o) }
 	if dir == "" {
 		open = func() (*engine.Engine, error) { return engine.OpenInMemory(o) }
 	}

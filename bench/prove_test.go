@@ -106,7 +106,7 @@ func BenchmarkStoreOpen(b *testing.B) {
 	f := commitsStore(b)
 	open := func(b *testing.B, dir string, l *lap) {
 		l.start()
-		e, err := engine.Open(dir, engine.Options{Logger: quiet})
+		e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -47,7 +47,7 @@ func serveFixture(b *testing.B, e *engine.Engine) string {
 // 20 ms. b.N bounds the requests.
 func BenchmarkServeProofs(b *testing.B) {
 	f := states(b)
-	e, err := engine.Open(f.dir, engine.Options{CacheBytes: 512 << 20, Logger: quiet})
+	e, err := engine.Open(context.Background(), f.dir, engine.Options{CacheBytes: 512 << 20, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func BenchmarkSyncVsCopy(b *testing.B) {
 		}
 		cpT += time.Since(t0)
 		t0 = time.Now()
-		st, err := pagestore.Open(filepath.Join(tmp, "replica"), nil)
+		st, err := pagestore.Open(context.Background(), filepath.Join(tmp, "replica"), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func BenchmarkIncrementalSync(b *testing.B) {
 	defer e.Close()
 	url := serveFixture(b, e)
 	ctx := context.Background()
-	st, err := pagestore.Open(filepath.Join(b.TempDir(), "replica"), nil)
+	st, err := pagestore.Open(context.Background(), filepath.Join(b.TempDir(), "replica"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func BenchmarkIncrementalSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d := newObjects(b, e.Store(), prev, next)
+		d := newObjects(b, e.Store().(*pagestore.Store), prev, next)
 		b.StartTimer()
 		t0 := time.Now()
 		stats, err := statesync.Sync(ctx, st, url, next, nil)

@@ -89,7 +89,7 @@ func BenchmarkFirstCall(b *testing.B) {
 					continue // seconds per op: the point is made at 64 MiB
 				}
 				b.Run(load, func(b *testing.B) {
-					e, err := engine.Open(f.dir, o)
+					e, err := engine.Open(context.Background(), f.dir, o)
 					if err != nil {
 						b.Fatal(err)
 					}

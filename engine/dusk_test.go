@@ -66,7 +66,7 @@ func TestDuskContracts(t *testing.T) {
 	meta := SessionOptions{Metadata: map[string][]byte{"chain_id": {0x02}, "block_height": u64(1234)}}
 
 	storeDir := t.TempDir()
-	e, err := Open(storeDir, Options{Logger: quiet})
+	e, err := Open(context.Background(), storeDir, Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestDuskContracts(t *testing.T) {
 	}
 
 	// Reopen the store: both roots load, each with its own state.
-	e, err = Open(storeDir, Options{Logger: quiet})
+	e, err = Open(context.Background(), storeDir, Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

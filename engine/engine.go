@@ -208,9 +208,10 @@ func wasmtimeVersion() string {
 const wasmtimeGoMod = "v39.0.1"
 
 // Open opens or creates an engine whose store lives in dir (see
-// pagestore.Open for what it accepts as a store directory).
-func Open(dir string, opts Options) (*Engine, error) {
-	st, err := pagestore.Open(dir, &pagestore.Options{CacheBytes: opts.CacheBytes})
+// pagestore.Open for what it accepts as a store directory, and what ctx
+// bounds).
+func Open(ctx context.Context, dir string, opts Options) (*Engine, error) {
+	st, err := pagestore.Open(ctx, dir, &pagestore.Options{CacheBytes: opts.CacheBytes})
 	if err != nil {
 		return nil, fmt.Errorf("engine: open store: %w", err)
 	}
@@ -365,9 +366,6 @@ func (e *Engine) trackerFor(n uint64) dirty.Kind {
 	return e.tracker
 }
 
-// Store returns the engine's page store, for tools (fsck, inspection).
-func (e *Engine) Store() *pagestore.Store { return e.store }
-
 // Close releases the engine. Sessions must be closed first; using one
 // afterwards returns ErrClosed.
 func (e *Engine) Close() error {
@@ -491,8 +489,11 @@ func (e *Engine) DeleteCommit(root merkle.Hash) (deferred bool, err error) {
 // GC reclaims every object that no commit record, the head, nor an open
 // session's base reaches.
 func (e *Engine) GC(ctx context.Context) (pagestore.GCStats, error) {
-	e.gcMu.Lock()
-	defer e.gcMu.Unlock()
+	return e.GCWithOptions(ctx, pagestore.GCOptions{})
+}
+
+// livePins returns the roots open sessions are based on that are stored.
+func (e *Engine) livePins() ([]merkle.Hash, error) {
 	e.mu.Lock()
 	pinned := make([]merkle.Hash, 0, len(e.pins))
 	for r := range e.pins {
@@ -506,13 +507,13 @@ func (e *Engine) GC(ctx context.Context) (pagestore.GCStats, error) {
 	for _, r := range pinned {
 		ok, err := e.store.Has(pagestore.KindStateNode, r)
 		if err != nil {
-			return pagestore.GCStats{}, fmt.Errorf("engine: gc: %w", err)
+			return nil, err
 		}
 		if ok {
 			kept = append(kept, r)
 		}
 	}
-	return e.store.GC(ctx, kept)
+	return kept, nil
 }
 
 // knownRoot reports whether a session can be based on root.

@@ -76,7 +76,7 @@ func TestMemoryReturned(t *testing.T) {
 	dir := t.TempDir()
 	o := auto.options()
 	open := func(o Options) *Engine {
-		e, err := Open(dir, o)
+		e, err := Open(context.Background(), dir, o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -232,7 +232,7 @@ func TestWasm64CallsWasm32WithNestedFailure(t *testing.T) {
 // store and read the committed value.
 func TestReopenInAnotherProcess(t *testing.T) {
 	if dir := os.Getenv("WASMSTATE_REOPEN_DIR"); dir != "" {
-		e, err := Open(dir, Options{Logger: quiet})
+		e, err := Open(context.Background(), dir, Options{Logger: quiet})
 		if err != nil {
 			fmt.Println("open:", err)
 			os.Exit(2)
@@ -253,7 +253,7 @@ func TestReopenInAnotherProcess(t *testing.T) {
 		os.Exit(0)
 	}
 	dir := t.TempDir()
-	e, err := Open(dir, Options{Logger: quiet})
+	e, err := Open(context.Background(), dir, Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

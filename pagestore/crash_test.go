@@ -48,7 +48,7 @@ func TestCrashChild(t *testing.T) {
 }
 
 func crashChild(dir string, seed uint64) error {
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func crashDir(t *testing.T) string { return crashtest.Dir(t, "pagestore-crash-")
 // reported history is there, complete.
 func crashCheck(t *testing.T, dir string, announced, committed, deleting, deleted map[string]bool) {
 	t.Helper()
-	s, err := Open(dir, nil) // finishes a GC the kill interrupted
+	s, err := Open(context.Background(), dir, nil) // finishes a GC the kill interrupted
 	if err != nil {
 		t.Fatal(err)
 	}

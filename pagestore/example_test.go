@@ -18,7 +18,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	s, err := pagestore.Open(dir, nil)
+	s, err := pagestore.Open(context.Background(), dir, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

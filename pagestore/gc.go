@@ -82,7 +82,7 @@ func (s *Store) GCWithOptions(ctx context.Context, o GCOptions) (GCStats, error)
 // resumeGC finishes a GC whose sweep was interrupted, with the pinned roots
 // it recorded; commit records cannot have changed since, so it marks the
 // same live set.
-func (s *Store) resumeGC() error {
+func (s *Store) resumeGC(ctx context.Context) error {
 	key := []byte{byte(KindGCMarker)}
 	v, err := s.kv.Get(key)
 	if errors.Is(err, ErrNotFound) {
@@ -95,7 +95,7 @@ func (s *Store) resumeGC() error {
 	if err != nil {
 		return fmt.Errorf("pagestore: open: %w", err)
 	}
-	if _, err := s.GC(context.Background(), pinned); err != nil {
+	if _, err := s.GC(ctx, pinned); err != nil {
 		return fmt.Errorf("pagestore: open: finish interrupted gc: %w", err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package pagestore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -22,14 +23,13 @@ const journalTrialsEnv = "PAGESTORE_JOURNAL_TRIALS"
 
 // journalStore builds a leveldb store whose first commits are compacted
 // into tables and whose last ones live only in the journal, as a crash
-// leaves it (the files copied while the store is open: a clean Close
-// flushes the journal into a table, and journal damage is what follows an
-// unclean stop). It returns the directory and every root with what it
+// leaves it (the files copied while the store is open: journal damage is
+// what follows an unclean stop). It returns the directory and every root with what it
 // holds.
 func journalStore(t *testing.T) (string, map[merkle.Hash]snapshot, []merkle.Hash) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestJournalDamageNeverSilent(t *testing.T) {
 // journalTrial opens a damaged store and classifies the outcome.
 func journalTrial(t *testing.T, dir string, snaps map[merkle.Hash]snapshot, roots []merkle.Hash, what string) string {
 	t.Helper()
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		var je *JournalError
 		if !errors.As(err, &je) || !errors.Is(err, ErrCorrupt) {
@@ -144,7 +144,7 @@ func journalTrial(t *testing.T, dir string, snaps map[merkle.Hash]snapshot, root
 			t.Fatalf("%s: JournalError names no lost commit: %v", what, err)
 		}
 		// Recovery drops exactly what the error named.
-		s, err = Open(dir, &Options{RecoverJournal: true})
+		s, err = Open(context.Background(), dir, &Options{RecoverJournal: true})
 		if err != nil {
 			t.Fatalf("%s: recover: %v", what, err)
 		}
@@ -156,7 +156,7 @@ func journalTrial(t *testing.T, dir string, snaps map[merkle.Hash]snapshot, root
 		checkAfterJournal(t, s, snaps, roots, lostSet(je.Lost), what)
 		// The next open is clean: the log no longer lists what was dropped.
 		s.Close()
-		if s, err = Open(dir, nil); err != nil {
+		if s, err = Open(context.Background(), dir, nil); err != nil {
 			t.Fatalf("%s: open after recovery: %v", what, err)
 		}
 		if s.JournalReport() != nil {
@@ -272,7 +272,7 @@ func copyTree(t *testing.T, src, dst string) {
 // commit log is a typed error, and a store without a log gets one built.
 func TestCommitLogFollowsDeletes(t *testing.T) {
 	dir, _, roots := journalStore(t)
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestCommitLogFollowsDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if s, err = Open(dir, nil); err != nil {
+	if s, err = Open(context.Background(), dir, nil); err != nil {
 		t.Fatalf("open after DeleteCommit: %v", err)
 	}
 	s.Close()
@@ -295,7 +295,7 @@ func TestCommitLogFollowsDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, err = Open(dir, nil)
+	_, err = Open(context.Background(), dir, nil)
 	var je *JournalError
 	if !errors.As(err, &je) || len(je.Lost) != 1 || je.Lost[0].Root != roots[5] {
 		t.Fatalf("open with a record missing: %v", err)
@@ -306,23 +306,23 @@ func TestCommitLogFollowsDeletes(t *testing.T) {
 	b, _ := os.ReadFile(logPath)
 	b[10] ^= 1
 	os.WriteFile(logPath, b, 0o644)
-	if _, err := Open(dir, nil); !errors.As(err, &je) || je.File != CommitLogName {
+	if _, err := Open(context.Background(), dir, nil); !errors.As(err, &je) || je.File != CommitLogName {
 		t.Fatalf("open with a damaged commit log: %v", err)
 	}
-	if s, err = Open(dir, &Options{RecoverJournal: true}); err != nil {
+	if s, err = Open(context.Background(), dir, &Options{RecoverJournal: true}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	// A missing log (a store from before it existed) is built at open.
 	os.Remove(logPath)
-	if s, err = Open(dir, nil); err != nil {
+	if s, err = Open(context.Background(), dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	if _, err := os.Stat(logPath); err != nil {
 		t.Fatalf("commit log not rebuilt: %v", err)
 	}
-	if s, err = Open(dir, nil); err != nil {
+	if s, err = Open(context.Background(), dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -62,9 +62,8 @@ func LevelDBOptions() *opt.Options {
 // LevelDB is the default Backend: an embedded goleveldb database in one
 // directory.
 type LevelDB struct {
-	db       *leveldb.DB
-	dir      string
-	readOnly bool
+	db  *leveldb.DB
+	dir string
 }
 
 // OpenLevelDB opens (creating if needed) the goleveldb database in dir. A nil
@@ -77,7 +76,7 @@ func OpenLevelDB(dir string, o *opt.Options) (*LevelDB, error) {
 	if err != nil {
 		return nil, openError(dir, err)
 	}
-	return &LevelDB{db: db, dir: dir, readOnly: o != nil && o.ReadOnly}, nil
+	return &LevelDB{db: db, dir: dir}, nil
 }
 
 // openError wraps an error of goleveldb's OpenFile.
@@ -198,13 +197,6 @@ func (l *LevelDB) Iterate(prefix []byte, fn func(key, value []byte) error) error
 
 // Close implements Backend.
 func (l *LevelDB) Close() error {
-	// Flush the memtable into a table now (CompactRange over the head key,
-	// which every commit writes), so that the next open does not replay a
-	// journal of up to a write buffer's worth of commits.
-	if !l.readOnly {
-		head := []byte{byte(KindHead)}
-		l.db.CompactRange(util.Range{Start: head, Limit: []byte{byte(KindHead) + 1}})
-	}
 	if err := l.db.Close(); err != nil {
 		return l.mapErr("close", []byte(l.dir), err)
 	}

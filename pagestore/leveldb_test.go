@@ -20,7 +20,7 @@ import (
 func levelWithPages(t *testing.T, n int) (string, [][]byte) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestIntegrityLevelDB(t *testing.T) {
 
 func TestIntegrityLevelDBOverwrite(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestIntegrityLevelDBOverwrite(t *testing.T) {
 	overwrite(t, s.Backend(), KindMemoryNode, leaf.MemoryRoot, make([]byte, 64))
 	s.Close()
 
-	s, err = Open(dir, nil)
+	s, err = Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestIntegrityLevelDBOverwrite(t *testing.T) {
 
 func TestLevelDBReopen(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestLevelDBReopen(t *testing.T) {
 	if err := s.Close(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("second close: %v", err)
 	}
-	s, err = Open(dir, nil)
+	s, err = Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestLevelDBReopen(t *testing.T) {
 		t.Fatal("head lost across reopen")
 	}
 	// A locked directory cannot be opened twice.
-	if _, err := Open(dir, nil); err == nil {
+	if _, err := Open(context.Background(), dir, nil); err == nil {
 		t.Fatal("opened a directory twice")
 	}
 }

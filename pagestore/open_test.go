@@ -15,13 +15,13 @@ func TestOpenRefusesForeignDirectory(t *testing.T) {
 	dir := t.TempDir()
 	mine := filepath.Join(dir, "notes.txt")
 	os.WriteFile(mine, []byte("mine"), 0o644)
-	if _, err := Open(dir, nil); !errors.Is(err, ErrNotStore) {
+	if _, err := Open(context.Background(), dir, nil); !errors.Is(err, ErrNotStore) {
 		t.Fatalf("open of a directory with other files: %v", err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("open wrote into a foreign directory: %v", ents)
 	}
-	if _, err := Open(mine, nil); !errors.Is(err, ErrNotStore) {
+	if _, err := Open(context.Background(), mine, nil); !errors.Is(err, ErrNotStore) {
 		t.Fatalf("open of a regular file: %v", err)
 	}
 	if st, err := ProbeDir(dir); st != DirOther || err != nil {
@@ -32,19 +32,19 @@ func TestOpenRefusesForeignDirectory(t *testing.T) {
 func TestOpenNoCreate(t *testing.T) {
 	for _, o := range []*Options{{NoCreate: true}, {ReadOnly: true}} {
 		missing := filepath.Join(t.TempDir(), "db")
-		if _, err := Open(missing, o); !errors.Is(err, ErrNoStore) {
+		if _, err := Open(context.Background(), missing, o); !errors.Is(err, ErrNoStore) {
 			t.Fatalf("%+v on a missing dir: %v", o, err)
 		}
 		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("%+v created the directory", o)
 		}
 		empty := t.TempDir()
-		if _, err := Open(empty, o); !errors.Is(err, ErrNoStore) {
+		if _, err := Open(context.Background(), empty, o); !errors.Is(err, ErrNoStore) {
 			t.Fatalf("%+v on an empty dir: %v", o, err)
 		}
 	}
 	dir := filepath.Join(t.TempDir(), "db")
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestOpenNoCreate(t *testing.T) {
 	if st, _ := ProbeDir(dir); st != DirDatabase {
 		t.Fatalf("probe after create: %v", st)
 	}
-	s, err = Open(dir, &Options{NoCreate: true})
+	s, err = Open(context.Background(), dir, &Options{NoCreate: true})
 	if err != nil {
 		t.Fatalf("NoCreate on a store: %v", err)
 	}
@@ -61,18 +61,18 @@ func TestOpenNoCreate(t *testing.T) {
 
 func TestOpenReadOnlyAndLockWait(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A writer holds the lock: another open fails at once with ErrLocked...
-	if _, err := Open(dir, &Options{ReadOnly: true}); !errors.Is(err, ErrLocked) {
+	if _, err := Open(context.Background(), dir, &Options{ReadOnly: true}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("open beside a writer: %v", err)
 	}
 	// ... or waits for it.
 	start := time.Now()
 	go func() { time.Sleep(200 * time.Millisecond); s.Close() }()
-	r1, err := Open(dir, &Options{ReadOnly: true, LockWait: 10 * time.Second})
+	r1, err := Open(context.Background(), dir, &Options{ReadOnly: true, LockWait: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("open with LockWait: %v", err)
 	}
@@ -81,7 +81,7 @@ func TestOpenReadOnlyAndLockWait(t *testing.T) {
 	}
 	defer r1.Close()
 	// Readers share the lock.
-	r2, err := Open(dir, &Options{ReadOnly: true})
+	r2, err := Open(context.Background(), dir, &Options{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("second reader: %v", err)
 	}
@@ -92,7 +92,7 @@ func TestOpenReadOnlyAndLockWait(t *testing.T) {
 	if err := r2.SetHead(merkle.EmptyState()); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("write to a read-only store: %v", err)
 	}
-	if _, err := Open(dir, &Options{LockWait: 100 * time.Millisecond}); !errors.Is(err, ErrLocked) {
+	if _, err := Open(context.Background(), dir, &Options{LockWait: 100 * time.Millisecond}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("writer beside readers: %v", err)
 	}
 }
@@ -128,7 +128,7 @@ func TestGCProgress(t *testing.T) {
 // opening must not start an empty database over its tables.
 func TestOpenLostCurrent(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
-	s, err := Open(dir, nil)
+	s, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestOpenLostCurrent(t *testing.T) {
 	if st, _ := ProbeDir(dir); st != DirDatabase {
 		t.Fatalf("probe: %v", st)
 	}
-	if _, err := Open(dir, nil); !errors.Is(err, ErrCorrupt) {
+	if _, err := Open(context.Background(), dir, nil); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("open without CURRENT: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); !errors.Is(err, os.ErrNotExist) {

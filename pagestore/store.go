@@ -65,6 +65,7 @@
 package pagestore
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -153,11 +154,14 @@ type Store struct {
 }
 
 // Open opens a store in a goleveldb database in dir, with LevelDBOptions.
+// ctx bounds what opening may have to do at length: finishing a GC sweep
+// a crash interrupted (if ctx ends first, the store opens with commits
+// refused until a later open or GC finishes it).
 // It creates the store if dir is missing or empty (unless o.NoCreate or
 // o.ReadOnly), and refuses with ErrNotStore a directory that holds files but
 // no database; a database of another program fails with ErrVersion. See
 // Options for read-only opens and waiting for the lock.
-func Open(dir string, o *Options) (*Store, error) {
+func Open(ctx context.Context, dir string, o *Options) (*Store, error) {
 	if o == nil {
 		o = &Options{}
 	}
@@ -193,7 +197,7 @@ func Open(dir string, o *Options) (*Store, error) {
 			db.Close()
 			return nil, err
 		}
-		s, err := newStore(db, o)
+		s, err := newStore(ctx, db, o)
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -217,7 +221,7 @@ func Open(dir string, o *Options) (*Store, error) {
 		}
 		return nil, err
 	}
-	s, err := newStore(db, o)
+	s, err := newStore(ctx, db, o)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -236,10 +240,10 @@ func Open(dir string, o *Options) (*Store, error) {
 // store still opens for reading and Fsck, but Commit fails with ErrGCPending
 // until a GC succeeds.
 func NewStore(kv Backend, o *Options) (*Store, error) {
-	return newStore(kv, o)
+	return newStore(context.Background(), kv, o)
 }
 
-func newStore(kv Backend, o *Options) (*Store, error) {
+func newStore(ctx context.Context, kv Backend, o *Options) (*Store, error) {
 	if kv == nil {
 		return nil, fmt.Errorf("pagestore: new store: %w: nil backend", ErrInvalid)
 	}
@@ -268,7 +272,7 @@ func newStore(kv Backend, o *Options) (*Store, error) {
 		}
 		return s, nil
 	}
-	if err := s.resumeGC(); err != nil {
+	if err := s.resumeGC(ctx); err != nil {
 		s.gcPending = err
 	}
 	return s, nil

@@ -17,7 +17,7 @@ import (
 func backends(t *testing.T, f func(t *testing.T, s *Store)) {
 	t.Run("memory", func(t *testing.T) { f(t, newMemStore(t, nil)) })
 	t.Run("leveldb", func(t *testing.T) {
-		s, err := Open(t.TempDir(), nil)
+		s, err := Open(context.Background(), t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -576,7 +576,7 @@ func TestVersion(t *testing.T) {
 	s.Close()
 
 	dir := t.TempDir()
-	ls, err := Open(dir, nil)
+	ls, err := Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +584,7 @@ func TestVersion(t *testing.T) {
 	b.Put([]byte{'V'}, []byte("SQLite format 3"))
 	ls.Backend().Write(b, true)
 	ls.Close()
-	if _, err := Open(dir, nil); !errors.Is(err, ErrVersion) {
+	if _, err := Open(context.Background(), dir, nil); !errors.Is(err, ErrVersion) {
 		t.Fatalf("foreign version record: %v", err)
 	}
 }

@@ -147,7 +147,7 @@ func TestAbuseMemoryCap(t *testing.T) {
 	// A committed memory above the cap of another engine: ErrMemoryLimit
 	// when loaded, not a crash.
 	dir := t.TempDir()
-	big, err := engine.Open(dir, engine.Options{Logger: quiet})
+	big, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestAbuseMemoryCap(t *testing.T) {
 	bigRoot := commit(t, bs)
 	bs.Close()
 	big.Close()
-	small, err := engine.Open(dir, engine.Options{Logger: quiet, MaxMemoryBytes: capBytes})
+	small, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet, MaxMemoryBytes: capBytes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func TestBadInputAPI(t *testing.T) {
 	defer st.Close()
 	open := func(dir string, o engine.Options) error {
 		o.Logger = quiet
-		e, err := engine.Open(dir, o)
+		e, err := engine.Open(context.Background(), dir, o)
 		if err == nil {
 			e.Close()
 		}
@@ -237,7 +237,7 @@ func TestBadInputAPI(t *testing.T) {
 		}},
 		{"DecodeContractLeaf: 168 bytes", nil, func() error { _, err := merkle.DecodeContractLeaf(make([]byte, 168)); return err }},
 		// pagestore
-		{"pagestore.Open: a regular file", nil, func() error { _, err := pagestore.Open(file, nil); return err }},
+		{"pagestore.Open: a regular file", nil, func() error { _, err := pagestore.Open(context.Background(), file, nil); return err }},
 		{"NewStore: nil backend", pagestore.ErrInvalid, func() error { _, err := pagestore.NewStore(nil, nil); return err }},
 		{"Store.Commit: nil batch", pagestore.ErrInvalid, func() error { _, err := st.Commit(nil); return err }},
 		{"Store.Commit: page under a wrong hash", pagestore.ErrInvalid, func() error {

@@ -33,7 +33,7 @@ func TestConcurrencyStress(t *testing.T) {
 		dur = 60 * time.Second
 	}
 	dir := shmDir(t, "wasmstate-stress-")
-	e, err := engine.Open(dir, engine.Options{Logger: quiet, Queries: testQueries()})
+	e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet, Queries: testQueries()})
 	if err != nil {
 		t.Fatal(err)
 	}

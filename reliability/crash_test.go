@@ -213,7 +213,7 @@ func mutate(r *rand.Rand, s *engine.Session, m *model) error {
 }
 
 func crashChild(dir string, seed uint64) error {
-	e, err := engine.Open(dir, crashOptions())
+	e, err := engine.Open(context.Background(), dir, crashOptions())
 	if err != nil {
 		return err
 	}
@@ -468,7 +468,7 @@ func runChild(t *testing.T, dir string, seed uint64, delay time.Duration, trigge
 // child's reports; it returns the number of roots it checked.
 func crashCheck(t *testing.T, dir string, l *crashLog) int {
 	t.Helper()
-	e, err := engine.Open(dir, crashOptions())
+	e, err := engine.Open(context.Background(), dir, crashOptions())
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
 	}

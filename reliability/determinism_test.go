@@ -267,7 +267,7 @@ func TestDeterminism(t *testing.T) {
 		dir := t.TempDir()
 		clock := fixedClock()
 		open := func() *engine.Engine {
-			e, err := engine.Open(dir, engine.Options{Logger: quiet, Queries: testQueries(), Now: clock})
+			e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet, Queries: testQueries(), Now: clock})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -232,7 +232,7 @@ const looperWAT = `(module
 // since; and a session opened between DeleteCommit's pin check and the
 // deletion could lose its state to a GC. Found by TestConcurrencyStress.
 func TestRegressGCBesideCommits(t *testing.T) {
-	e, err := engine.Open(shmDir(t, "wasmstate-gcrace-"), engine.Options{Logger: quiet})
+	e, err := engine.Open(context.Background(), shmDir(t, "wasmstate-gcrace-"), engine.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

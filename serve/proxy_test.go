@@ -174,7 +174,7 @@ func TestCachingProxy(t *testing.T) {
 	root := f.Head()
 
 	syncOnce := func() statesync.Stats {
-		st, err := pagestore.Open(t.TempDir(), nil)
+		st, err := pagestore.Open(context.Background(), t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func peer(t *testing.T, f *servetest.Fixture, wrap func(http.Handler) http.Handl
 
 func openStore(t *testing.T, dir string) *pagestore.Store {
 	t.Helper()
-	st, err := pagestore.Open(dir, nil)
+	st, err := pagestore.Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func storedObjects(t *testing.T, st *pagestore.Store) map[string]bool {
 // proves what the source proves, byte for byte.
 func checkReplica(t *testing.T, dir string, f *servetest.Fixture, root merkle.Hash) {
 	t.Helper()
-	e, err := engine.Open(dir, engine.Options{Logger: servetest.Quiet})
+	e, err := engine.Open(context.Background(), dir, engine.Options{Logger: servetest.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestSyncFullAndIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := reachable(t, f.E.Store(), root1)
+	want := reachable(t, f.E.Store().(*pagestore.Store), root1)
 	if stats.Fetched != int64(len(want)) || stats.Root != root1 {
 		t.Errorf("fetched %d objects, the state has %d", stats.Fetched, len(want))
 	}
@@ -144,8 +144,8 @@ func TestSyncFullAndIncremental(t *testing.T) {
 	// are fetched.
 	root2 := f.Write(t, 5, 3, 1, true)
 	diff := 0
-	old := reachable(t, f.E.Store(), root1)
-	for k := range reachable(t, f.E.Store(), root2) {
+	old := reachable(t, f.E.Store().(*pagestore.Store), root1)
+	for k := range reachable(t, f.E.Store().(*pagestore.Store), root2) {
 		if !old[k] {
 			diff++
 		}
@@ -287,8 +287,8 @@ func TestSyncMaliciousPeers(t *testing.T) {
 			if refetched.Load() != 0 {
 				t.Errorf("resume fetched %d stored objects again", refetched.Load())
 			}
-			if int(stats.Fetched)+len(before) != len(reachable(t, f.E.Store(), root)) {
-				t.Errorf("resume fetched %d + %d stored != %d", stats.Fetched, len(before), len(reachable(t, f.E.Store(), root)))
+			if int(stats.Fetched)+len(before) != len(reachable(t, f.E.Store().(*pagestore.Store), root)) {
+				t.Errorf("resume fetched %d + %d stored != %d", stats.Fetched, len(before), len(reachable(t, f.E.Store().(*pagestore.Store), root)))
 			}
 			if head, ok, _ := st.Head(); !ok || head != root {
 				t.Error("resume did not set the head")
@@ -342,7 +342,7 @@ func TestSyncCancelResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := len(reachable(t, f.E.Store(), f.Head()))
+	total := len(reachable(t, f.E.Store().(*pagestore.Store), f.Head()))
 	if stats.Fetched >= int64(total) {
 		t.Errorf("resume fetched %d of %d objects: nothing was kept", stats.Fetched, total)
 	}

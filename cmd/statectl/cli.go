@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -394,7 +395,7 @@ func (c *cli) openWith(mode openMode, opts engine.Options) (*engine.Engine, erro
 	if c.verbose {
 		logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	st, err := pagestore.Open(c.db, &pagestore.Options{ReadOnly: mode == readStore, NoCreate: mode != createStore, LockWait: c.wait, CacheBytes: opts.CacheBytes})
+	st, err := pagestore.Open(context.Background(), c.db, &pagestore.Options{ReadOnly: mode == readStore, NoCreate: mode != createStore, LockWait: c.wait, CacheBytes: opts.CacheBytes})
 	if err != nil {
 		return nil, storeOpenError(c.db, err)
 	}

@@ -68,7 +68,7 @@ func runGC(c *cli, args []string) error {
 		c.onPhase("mark")
 	}
 	// The CLI has no open session, so nothing is pinned: this is e.GC.
-	st, err := e.Store().GCWithOptions(ctx, pagestore.GCOptions{Progress: func(p pagestore.GCProgress) {
+	st, err := e.GCWithOptions(ctx, pagestore.GCOptions{Progress: func(p pagestore.GCProgress) {
 		if sweeping.Swap(p.Phase == "sweep") != (p.Phase == "sweep") && c.onPhase != nil {
 			c.onPhase(p.Phase)
 		}

@@ -42,7 +42,7 @@ func runHead(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := e.Store().SetHead(root); err != nil {
+	if err := e.SetHead(root); err != nil {
 		return err
 	}
 	if c.json {

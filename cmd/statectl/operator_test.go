@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -140,7 +141,7 @@ func TestWaitForLock(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "db")
 	var d deployJSON
 	okJSON(t, db, &d, "deploy", counterWAT)
-	st, err := pagestore.Open(db, nil)
+	st, err := pagestore.Open(context.Background(), db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestWaitForLock(t *testing.T) {
 	go func() { time.Sleep(300 * time.Millisecond); st.Close() }()
 	ok(t, db, "commits", "--wait", "20s")
 	// Read commands share the lock with each other.
-	ro, err := pagestore.Open(db, &pagestore.Options{ReadOnly: true})
+	ro, err := pagestore.Open(context.Background(), db, &pagestore.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -45,7 +46,7 @@ func runRecover(c *cli, args []string) error {
 	if st, err := os.Stat(c.db); errors.Is(err, fs.ErrNotExist) || (err == nil && !st.IsDir()) {
 		return badInputf("no store at %s (set --db or $WASMSTATE_DB)", c.db)
 	}
-	s, err := pagestore.Open(c.db, &pagestore.Options{RecoverJournal: true})
+	s, err := pagestore.Open(context.Background(), c.db, &pagestore.Options{RecoverJournal: true})
 	if err != nil {
 		return withCode(exitStore, err)
 	}

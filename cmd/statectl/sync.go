@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasmstate/wasmstate/lightclient"
 	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
 	"github.com/wasmstate/wasmstate/statesync"
 )
 
@@ -70,11 +71,13 @@ func runSync(c *cli, args []string) error {
 	} else if root, err = parseRootHex(*rootArg); err != nil {
 		return err
 	}
-	e, err := c.open(createStore)
+	// Sync writes verified objects below any engine: it opens the store
+	// itself (creating it in a missing or empty directory).
+	store, err := pagestore.Open(context.Background(), c.db, &pagestore.Options{LockWait: c.wait})
 	if err != nil {
-		return err
+		return storeOpenError(c.db, err)
 	}
-	defer e.Close()
+	defer store.Close()
 	opts := &statesync.Options{Parallel: *parallel, Timeout: *timeout}
 	drawn := false
 	if c.stderrTTY {
@@ -84,7 +87,7 @@ func runSync(c *cli, args []string) error {
 			drawn = true
 		}
 	}
-	st, err := statesync.Sync(ctx, e.Store(), *from, root, opts)
+	st, err := statesync.Sync(ctx, store, *from, root, opts)
 	if drawn {
 		fmt.Fprint(c.stderr, "\r\x1b[K")
 	}

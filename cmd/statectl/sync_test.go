@@ -75,7 +75,7 @@ func TestSyncKillResume(t *testing.T) {
 	}
 
 	// What the killed run left: sound, no head, some objects.
-	st, err := pagestore.Open(db, nil)
+	st, err := pagestore.Open(context.Background(), db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func New(tb testing.TB, dir string, counters int, wasmPages uint32) *Fixture {
 	if dir == "" {
 		e, err = engine.OpenInMemory(o)
 	} else {
-		e, err = engine.Open(dir, o)
+		e, err = engine.Open(context.Background(), dir, o)
 	}
 	if err != nil {
 		tb.Fatal(err)
