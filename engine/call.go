@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -261,11 +262,22 @@ func (s *Session) frameError(callErr error) error {
 	}
 	var trap *wasmtime.Trap
 	if errors.As(callErr, &trap) {
-		if code := trap.Code(); code != nil && *code == wasmtime.OutOfFuel {
-			return ErrOutOfGas
-		}
-		if code := trap.Code(); code != nil && *code == wasmtime.Interrupt {
-			return s.interruptedBy()
+		if code := trap.Code(); code != nil {
+			switch *code {
+			case wasmtime.OutOfFuel:
+				return ErrOutOfGas
+			case wasmtime.Interrupt:
+				return s.interruptedBy()
+			}
+			// The message of a coded trap depends only on its code, and
+			// wasmtime formats it with the whole wasm backtrace (thousands
+			// of frames after a stack overflow): do that once per code.
+			if msg, ok := trapMessages.Load(*code); ok {
+				return &TrapError{Message: msg.(string)}
+			}
+			msg := trapReason(callErr.Error())
+			trapMessages.Store(*code, msg)
+			return &TrapError{Message: msg}
 		}
 	}
 	msg := trapReason(callErr.Error())
@@ -274,6 +286,10 @@ func (s *Session) frameError(callErr error) error {
 	}
 	return &TrapError{Message: msg}
 }
+
+// trapMessages caches the reason of each trap code (trapReason of its
+// message).
+var trapMessages sync.Map
 
 // trapReason extracts wasmtime's one-line reason ("wasm trap: ...") from a
 // message that may carry a backtrace.
