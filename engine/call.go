@@ -264,32 +264,48 @@ func (s *Session) frameError(callErr error) error {
 	if errors.As(callErr, &trap) {
 		if code := trap.Code(); code != nil {
 			switch *code {
-			case wasmtime.OutOfFuel:
+			case trapOutOfFuel:
 				return ErrOutOfGas
 			case wasmtime.Interrupt:
 				return s.interruptedBy()
 			}
-			// The message of a coded trap depends only on its code, and
-			// wasmtime formats it with the whole wasm backtrace (thousands
-			// of frames after a stack overflow): do that once per code.
-			if msg, ok := trapMessages.Load(*code); ok {
-				return &TrapError{Message: msg.(string)}
-			}
-			msg := trapReason(callErr.Error())
-			trapMessages.Store(*code, msg)
-			return &TrapError{Message: msg}
 		}
 	}
-	msg := trapReason(callErr.Error())
+	msg := trapMessage(trap, callErr)
 	if strings.Contains(msg, "all fuel consumed") {
 		return ErrOutOfGas
 	}
 	return &TrapError{Message: msg}
 }
 
+// trapOutOfFuel is WASMTIME_TRAP_CODE_OUT_OF_FUEL of wasmtime v39's C API:
+// wasmtime-go's OutOfFuel constant (11) is out of step with it (the C enum
+// has ALWAYS_TRAP_ADAPTER before it). The reason string is checked too.
+const trapOutOfFuel = wasmtime.TrapCode(12)
+
 // trapMessages caches the reason of each trap code (trapReason of its
 // message).
 var trapMessages sync.Map
+
+// trapMessage returns the reason of a failed wasm call. The reason of a
+// coded trap depends only on its code, and wasmtime formats its message
+// with the whole wasm backtrace (thousands of frames after a stack
+// overflow): that is done once per code.
+func trapMessage(trap *wasmtime.Trap, callErr error) string {
+	if trap == nil {
+		return trapReason(callErr.Error())
+	}
+	code := trap.Code()
+	if code == nil {
+		return trapReason(callErr.Error())
+	}
+	if msg, ok := trapMessages.Load(*code); ok {
+		return msg.(string)
+	}
+	msg := trapReason(callErr.Error())
+	trapMessages.Store(*code, msg)
+	return msg
+}
 
 // trapReason extracts wasmtime's one-line reason ("wasm trap: ...") from a
 // message that may carry a backtrace.
