@@ -209,6 +209,7 @@ func BenchmarkBlockLoop(b *testing.B) {
 var csvHeaders = map[string]string{
 	"blockloop": "memory_bytes,variant,block_ns,block_cpu_ns,open_ns,big_call_ns,counters_ns,commit_ns",
 	"firstcall": "memory_bytes,root,call,pages_touched,ns,cpu_ns",
+	"gascal":    "shape,gas_per_op,ns_per_gas,x_plain_loop",
 }
 
 var csvData struct {
@@ -228,6 +229,9 @@ func csvRow(file, row string) {
 		csvData.rows[file] = map[string]string{}
 	}
 	key := strings.Join(strings.Split(row, ",")[:2], ",")
+	if file == "gascal" {
+		key = strings.Split(row, ",")[0]
+	}
 	if file == "firstcall" {
 		key = strings.Join(strings.Split(row, ",")[:4], ",")
 	}

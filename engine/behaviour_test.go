@@ -215,8 +215,8 @@ func TestGas(t *testing.T) {
 		if len(r.CallTree.Children) != 1 || r.CallTree.Children[0].GasLimit != calleeLimit {
 			t.Fatalf("call tree gas: %+v", r.CallTree)
 		}
-		r, err = s.Call(context.Background(), sp, "spend_on_callee", cat(sp[:], u64(5000)), 1_000_000)
-		if err != nil || readU64(t, r.Data[:8]) != 5000 {
+		r, err = s.Call(context.Background(), sp, "spend_on_callee", cat(sp[:], u64(20000)), 1_000_000)
+		if err != nil || readU64(t, r.Data[:8]) != 20000 {
 			t.Fatalf("explicit callee limit: %v", err)
 		}
 		// Call depth is capped.

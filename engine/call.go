@@ -118,6 +118,10 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 	var spent uint64
 	if node != nil {
 		spent = node.GasSpent
+		if ferr != nil {
+			spent = min(gasLimit, spent+failurePrice(ferr))
+			node.GasSpent = spent
+		}
 	}
 	for _, t := range s.touched {
 		t.inCall = false
@@ -275,7 +279,27 @@ func (s *Session) frameError(callErr error) error {
 	if strings.Contains(msg, "all fuel consumed") {
 		return ErrOutOfGas
 	}
-	return &TrapError{Message: msg}
+	overflow := false
+	if trap != nil {
+		if code := trap.Code(); code != nil && *code == wasmtime.StackOverflow {
+			overflow = true
+		}
+	}
+	return &TrapError{Message: msg, overflow: overflow}
+}
+
+// failurePrice is the gas a frame's failure costs on top of what it ran
+// (SPEC.md §11): GasFrameFailure, plus GasStackOverflow after a stack
+// overflow. An interruption or an engine fault is not the contract's.
+func failurePrice(err error) uint64 {
+	if errors.Is(err, ErrInterrupted) || errors.Is(err, ErrInternal) {
+		return 0
+	}
+	var te *TrapError
+	if errors.As(err, &te) && te.overflow {
+		return GasFrameFailure + GasStackOverflow
+	}
+	return GasFrameFailure
 }
 
 // trapOutOfFuel is WASMTIME_TRAP_CODE_OUT_OF_FUEL of wasmtime v39's C API:

@@ -113,8 +113,12 @@ func (h hostEnv) Call(callee hostfns.ContractID, fn string, arg []byte, gasLimit
 			s.setFuel(remaining)
 			return hostfns.CallFailed, nil, nil
 		}
-		// A failed callee costs the caller its whole limit.
+		// A failed callee costs the caller its whole limit, and its
+		// failure's price.
 		s.setFuel(remaining - limit)
+		if err := s.charge(failurePrice(ferr)); err != nil {
+			return 0, nil, err
+		}
 		var p *PanicError
 		switch {
 		case errors.As(ferr, &p):

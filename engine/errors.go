@@ -95,6 +95,8 @@ func (e *PanicError) Is(t error) bool { return t == ErrPanic }
 // TrapError is a wasm trap; it matches ErrTrap.
 type TrapError struct {
 	Message string
+	// overflow: the trap exhausted the wasm stack (GasStackOverflow).
+	overflow bool
 }
 
 func (e *TrapError) Error() string { return "contract trapped: " + e.Message }

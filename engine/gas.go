@@ -9,9 +9,20 @@ const (
 	// when the frame ends. A page rewritten with the bytes it held is not
 	// charged; one changed both before and after a nested call is charged
 	// twice (SPEC.md §11; TestGasTranscript's write_pages and call_between).
-	GasPageWrite = 2000
+	GasPageWrite = 4000
 	// GasMemoryGrow is charged per 64 KiB wasm page of memory growth.
 	GasMemoryGrow = 10000
+	// GasFrameFailure is charged for every call frame that fails after it
+	// started (a trap, a panic, running out of gas): unwinding a trap and
+	// reverting a frame cost the host as much as thousands of instructions
+	// (BenchmarkGasCalibration). A top-level call's failure is added to
+	// its gas spent (up to its limit); a nested one's is charged to the
+	// caller, on top of the callee's limit.
+	GasFrameFailure = 15000
+	// GasStackOverflow is charged, on top of GasFrameFailure, when a frame
+	// fails by exhausting the wasm stack: wasmtime unwinds and records
+	// every frame of it (≈ 2 ms for the 512 KiB stack).
+	GasStackOverflow = 2_500_000
 	// CalleeGasPercent is the share of its remaining gas a caller forwards
 	// when it gives no explicit limit (or one above what it has left).
 	CalleeGasPercent = 93

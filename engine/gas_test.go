@@ -57,6 +57,8 @@ var priceConstants = map[string]uint64{
 	"GasEphemeralByte": hostfns.GasEphemeralByte,
 	"GasPageWrite":     GasPageWrite,
 	"GasMemoryGrow":    GasMemoryGrow,
+	"GasFrameFailure":  GasFrameFailure,
+	"GasStackOverflow": GasStackOverflow,
 	"CalleeGasPercent": CalleeGasPercent,
 }
 

@@ -9,14 +9,14 @@ const (
 	// (arguments, names, results, event data, metadata, feed data).
 	GasPerByte = 1
 	// GasEventBase is charged per event on top of its bytes.
-	GasEventBase = 500
+	GasEventBase = 1200
 	// GasEventByte is charged per byte of an event's topic and data.
 	GasEventByte = 10
 	// GasQueryByte is charged per byte of host-query input, on top of the
 	// query's own price.
 	GasQueryByte = 5
 	// GasCallBase is the base price of an inter-contract call.
-	GasCallBase = 1000
+	GasCallBase = 15000
 	// GasEphemeralByte is charged per byte of ephemeral key and value set.
 	GasEphemeralByte = 5
 )

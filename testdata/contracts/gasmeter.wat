@@ -35,6 +35,8 @@
 ;;   panic       x  -> fails with message x      GasHostCall + n input
 ;;   trap        () -> fails (unreachable)       -
 ;;   burn        () -> never (loops)             fuel until the limit
+;;   deep        () -> never (recurses)          fuel until the stack overflows,
+;;                                               GasFrameFailure, GasStackOverflow
 ;;   eph_set     x  -> () (key "k1" := x)        GasHostCall + 2 key + n input,
 ;;                                               GasEphemeralByte·(2+n)
 ;;   eph_get     () -> value of "k1"             GasHostCall + 2 key + value bytes
@@ -157,6 +159,12 @@
   ;; loops until out of gas: br costs 1 per iteration
   (func (export "burn") (param i32) (result i32)
     (loop $l (br $l))
+    (i32.const 0))
+
+  ;; recurses until the wasm stack is exhausted
+  (func $deep (call $deep))
+  (func (export "deep") (param i32) (result i32)
+    (call $deep)
     (i32.const 0))
 
   ;; operators 5: i32.const ×2, local.get, call, i32.const
