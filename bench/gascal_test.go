@@ -23,16 +23,23 @@ import (
 // that fails (and is reverted).
 func BenchmarkGasCalibration(b *testing.B) {
 	ctx := context.Background()
-	e, err := engine.OpenInMemory(engine.Options{Logger: quiet, CallDepth: 8})
+	e, err := engine.OpenInMemory(engine.Options{Logger: quiet, CallDepth: 8, Queries: map[string]engine.HostQuery{
+		"echo": {Fn: func(arg []byte) ([]byte, error) { return arg, nil }},
+	}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	s := newSession(b, e, merkle.EmptyState())
+	s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{Metadata: map[string][]byte{"big": make([]byte, 65536)}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer s.Close()
 	sp := deploy(b, s, wasmCode(b, "spender"), engine.DeployOptions{})
 	ev := deploy(b, s, wasmCode(b, "eventer"), engine.DeployOptions{})
 	gr := deploy(b, s, wasmCode(b, "grower"), engine.DeployOptions{})
+	hl := deploy(b, s, wasmCode(b, "hostloop"), engine.DeployOptions{})
+	loopArg := func(n, size uint32) []byte { return append(u32s(n, size), make([]byte, size)...) }
 	pw, err := deployPageWriter(s, 256, 7) // 16 MiB, every page filled
 	if err != nil {
 		b.Fatal(err)
@@ -55,6 +62,11 @@ func BenchmarkGasCalibration(b *testing.B) {
 		{"events-1000", ev, "emit_events", u32s(1000), bigGas},
 		{"event-64KiB", ev, "emit_big", u32s(65536), bigGas},
 		{"grow-and-fail", gr, "grow_and_panic", u32s(256), bigGas},
+		{"query-64KiB", hl, "query", loopArg(100, 65528), bigGas},
+		{"metadata-64KiB", hl, "metadata", loopArg(100, 0), bigGas},
+		{"eph-64KiB", hl, "eph", loopArg(100, 65528), bigGas},
+		{"debug-64KiB", hl, "debug", loopArg(100, 65528), bigGas},
+		{"host-call-small", hl, "query", loopArg(10000, 8), bigGas},
 	}
 	var plain float64
 	for _, sh := range shapes {

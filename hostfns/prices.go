@@ -4,7 +4,7 @@ package hostfns
 // is priced by wasmtime fuel: one unit per wasm instruction.
 const (
 	// GasHostCall is the base price of every host function call.
-	GasHostCall = 100
+	GasHostCall = 1700
 	// GasPerByte is charged per byte a host function copies in or out
 	// (arguments, names, results, event data, metadata, feed data).
 	GasPerByte = 1
