@@ -256,3 +256,68 @@ func TestDepthCapFixedPrice(t *testing.T) {
 		t.Fatalf("recurse to the depth cap spent %d gas: the refused call was charged the callee's share", r.GasSpent)
 	}
 }
+
+// TestHugeSparseMemory: a wasm64 memory grown to 1 TiB with a few pages
+// written grows, commits, reloads in a new session, reads back and proves
+// its last page, without the process's resident memory growing by more
+// than 64 MiB (growth registers address space; nothing is populated).
+func TestHugeSparseMemory(t *testing.T) {
+	o := auto.options()
+	o.MaxMemoryBytes = 2 << 40
+	e, err := OpenInMemory(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	before := residentBytes(t)
+	t0 := time.Now()
+	s := newSession(t, e, merkle.EmptyState())
+	id := deploy(t, s, "grower64", DeployOptions{})
+	// 2 pages at deploy + 16,777,214 = 2^24 wasm pages = 1 TiB; the
+	// marker 0xAB lands in the last byte.
+	if _, err := s.Call(ctx, id, "grow", u32s(1<<24-2), 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := newSession(t, e, r)
+	last := uint64(1<<40 - 1)
+	out, err := s2.Call(ctx, id, "read_at", u64(last), gas)
+	if err != nil {
+		t.Fatalf("read_at the last byte of 1 TiB: %v", err)
+	}
+	if len(out.Data) != 1 || out.Data[0] != 0xAB {
+		t.Fatalf("read_at the last byte of 1 TiB: %x, want ab", out.Data)
+	}
+	p, err := e.ProvePage(ctx, r, id, last/merkle.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := merkle.VerifyPage(r, id, last/merkle.PageSize, p)
+	if err != nil || page[merkle.PageSize-1] != 0xAB {
+		t.Fatalf("proof of the last page: %v", err)
+	}
+	took := time.Since(t0)
+	grew := int64(residentBytes(t)) - int64(before)
+	t.Logf("1 TiB memory: grow, commit, reload, read and prove in %v; resident memory %+d KiB", took, grew>>10)
+	if grew > 64<<20 {
+		t.Fatalf("resident memory grew by %d MiB for a sparse 1 TiB memory", grew>>20)
+	}
+}
+
+// residentBytes is the process's resident set size.
+func residentBytes(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skipf("no /proc/self/statm: %v", err)
+	}
+	n, err := strconv.ParseUint(strings.Fields(string(b))[1], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n * uint64(os.Getpagesize())
+}

@@ -51,14 +51,16 @@ func (f imageFile) writePage(i uint64, page []byte) error {
 // mapOver maps the first len(mem) bytes of the file privately over mem,
 // a page-aligned part of a live linear memory: reads see the image, writes
 // stay with the instance, and the rest of the instance's mapping (and its
-// growth) is untouched.
+// growth) is untouched. MAP_NORESERVE: a private writable mapping is
+// otherwise charged in full against the commit limit, which refuses a
+// sparse memory of a TiB although only its written pages will ever exist.
 func (f imageFile) mapOver(mem []byte) error {
 	if len(mem) == 0 {
 		return nil
 	}
 	addr := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 	r, _, errno := syscall.Syscall6(syscall.SYS_MMAP, addr, uintptr(len(mem)),
-		syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED, uintptr(f.fd), 0)
+		syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED|syscall.MAP_NORESERVE, uintptr(f.fd), 0)
 	if errno != 0 {
 		return errno
 	}
