@@ -80,12 +80,12 @@ func (s *syncer) fetchBatchOnce(ctx context.Context, nodes []*node) ([][]byte, e
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, string(url), nil)
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrTransport, err))
+		return fail(fmt.Errorf("%w: %w", ErrTransport, err))
 	}
 	req.Header.Set("Accept", "application/octet-stream")
 	resp, err := s.hc.Do(req)
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrTransport, err))
+		return fail(fmt.Errorf("%w: %w", ErrTransport, err))
 	}
 	defer resp.Body.Close()
 	s.requests.Add(1)
@@ -101,7 +101,7 @@ func (s *syncer) fetchBatchOnce(ctx context.Context, nodes []*node) ([][]byte, e
 	limit := maxSize(k, s.opts.MaxObject)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(len(nodes))*(4+limit)+1))
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrTransport, err))
+		return fail(fmt.Errorf("%w: %w", ErrTransport, err))
 	}
 	return decodeBatch(k, nodes, body, limit)
 }
@@ -158,12 +158,12 @@ func (s *syncer) fetchOnce(ctx context.Context, k pagestore.Kind, h merkle.Hash)
 	url := s.base + "/v1/objects/" + kindNames[k] + "/" + h.String()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrTransport, err)
+		return nil, fmt.Errorf("%w: %w", ErrTransport, err)
 	}
 	req.Header.Set("Accept", "application/octet-stream")
 	resp, err := s.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrTransport, err)
+		return nil, fmt.Errorf("%w: %w", ErrTransport, err)
 	}
 	defer resp.Body.Close()
 	s.requests.Add(1)

@@ -221,18 +221,18 @@ func (s *syncer) record(ctx context.Context, root merkle.Hash) (pagestore.Commit
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/v1/commits/"+root.String(), nil)
 	if err != nil {
-		return rec, fmt.Errorf("%w: %v", ErrTransport, err)
+		return rec, fmt.Errorf("%w: %w", ErrTransport, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.hc.Do(req)
 	if err != nil {
-		return rec, fmt.Errorf("%w: commit record of %s: %v", ErrTransport, root, err)
+		return rec, fmt.Errorf("%w: commit record of %s: %w", ErrTransport, root, err)
 	}
 	defer resp.Body.Close()
 	s.requests.Add(1)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return rec, fmt.Errorf("%w: commit record of %s: %v", ErrTransport, root, err)
+		return rec, fmt.Errorf("%w: commit record of %s: %w", ErrTransport, root, err)
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
