@@ -66,11 +66,8 @@ func (s *Session) CallFeed(ctx context.Context, id merkle.ContractID, fn string,
 	if err := s.usable(); err != nil {
 		return nil, err
 	}
-	if ctx == nil {
-		return nil, badInput("nil context")
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInterrupted, err)
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
 	}
 	if fn == "init" {
 		return nil, badInput("%v", errInitCall)
@@ -264,28 +261,25 @@ func (s *Session) frameError(callErr error) error {
 		}
 		return herr
 	}
+	// The trap's code, read once (each read crosses into C).
+	var code *wasmtime.TrapCode
 	var trap *wasmtime.Trap
 	if errors.As(callErr, &trap) {
-		if code := trap.Code(); code != nil {
-			switch *code {
-			case trapOutOfFuel:
-				return ErrOutOfGas
-			case wasmtime.Interrupt:
-				return s.interruptedBy()
-			}
+		code = trap.Code()
+	}
+	if code != nil {
+		switch *code {
+		case trapOutOfFuel:
+			return ErrOutOfGas
+		case wasmtime.Interrupt:
+			return s.interruptedBy()
 		}
 	}
-	msg := trapMessage(trap, callErr)
+	msg := trapMessage(code, callErr)
 	if strings.Contains(msg, "all fuel consumed") {
 		return ErrOutOfGas
 	}
-	overflow := false
-	if trap != nil {
-		if code := trap.Code(); code != nil && *code == wasmtime.StackOverflow {
-			overflow = true
-		}
-	}
-	return &TrapError{Message: msg, overflow: overflow}
+	return &TrapError{Message: msg, overflow: code != nil && *code == wasmtime.StackOverflow}
 }
 
 // failurePrice is the gas a frame's failure costs on top of what it ran
@@ -315,11 +309,7 @@ var trapMessages sync.Map
 // coded trap depends only on its code, and wasmtime formats its message
 // with the whole wasm backtrace (thousands of frames after a stack
 // overflow): that is done once per code.
-func trapMessage(trap *wasmtime.Trap, callErr error) string {
-	if trap == nil {
-		return trapReason(callErr.Error())
-	}
-	code := trap.Code()
+func trapMessage(code *wasmtime.TrapCode, callErr error) string {
 	if code == nil {
 		return trapReason(callErr.Error())
 	}

@@ -176,11 +176,8 @@ func (s *Session) Deploy(ctx context.Context, code []byte, opts DeployOptions) (
 	if err := s.usable(); err != nil {
 		return merkle.ContractID{}, err
 	}
-	if ctx == nil {
-		return merkle.ContractID{}, badInput("nil context")
-	}
-	if err := ctx.Err(); err != nil {
-		return merkle.ContractID{}, fmt.Errorf("%w: %w", ErrInterrupted, err)
+	if err := ctxErr(ctx); err != nil {
+		return merkle.ContractID{}, err
 	}
 	if err := s.recycle(); err != nil {
 		return merkle.ContractID{}, err

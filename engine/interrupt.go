@@ -53,16 +53,25 @@ func (e *Engine) deadlineTicks(ctx context.Context) uint64 {
 	return uint64(d/epochTick) + 1
 }
 
+// ctxErr is the error of a done context, as ErrInterrupted; a nil context
+// is bad input. Every entry point that takes a context starts with it.
+func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return badInput("nil context")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInterrupted, err)
+	}
+	return nil
+}
+
 // interrupted reports ErrInterrupted once the running call's context is
 // done.
 func (s *Session) interrupted() error {
 	if s.ctx == nil {
 		return nil
 	}
-	if err := s.ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %w", ErrInterrupted, err)
-	}
-	return nil
+	return ctxErr(s.ctx)
 }
 
 // interruptedBy explains an epoch interruption: the context's end, or the

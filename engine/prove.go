@@ -63,15 +63,3 @@ func (e *Engine) ProvePage(ctx context.Context, root merkle.Hash, id merkle.Cont
 	}
 	return e.ProveRange(ctx, root, id, index*merkle.PageSize, merkle.PageSize)
 }
-
-// ctxErr is the error of a done context, as ErrInterrupted; a nil context
-// is bad input.
-func ctxErr(ctx context.Context) error {
-	if ctx == nil {
-		return badInput("nil context")
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %w", ErrInterrupted, err)
-	}
-	return nil
-}

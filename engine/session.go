@@ -234,11 +234,8 @@ func (s *Session) Commit(ctx context.Context) (merkle.Hash, error) {
 	if err := s.usable(); err != nil {
 		return merkle.Hash{}, err
 	}
-	if ctx == nil {
-		return merkle.Hash{}, badInput("nil context")
-	}
-	if err := ctx.Err(); err != nil {
-		return merkle.Hash{}, fmt.Errorf("%w: %w", ErrInterrupted, err)
+	if err := ctxErr(ctx); err != nil {
+		return merkle.Hash{}, err
 	}
 	touched := s.changedIDs(func(c *contract) bool { return c.changed || c.uncommitted })
 	root, err := s.Root()
@@ -265,8 +262,8 @@ func (s *Session) Commit(ctx context.Context) (merkle.Hash, error) {
 		s.ephBytes = 0
 		return root, nil
 	}
-	if err := ctx.Err(); err != nil { // the trees are hashed, nothing written
-		return merkle.Hash{}, fmt.Errorf("%w: %w", ErrInterrupted, err)
+	if err := ctxErr(ctx); err != nil { // the trees are hashed, nothing written
+		return merkle.Hash{}, err
 	}
 	b := pagestore.NewHashedBatch()
 	for _, id := range touched {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/syndtr/goleveldb/leveldb/util"
 
+	"github.com/wasmstate/wasmstate/internal/crashtest"
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
@@ -112,7 +113,7 @@ func TestJournalDamageNeverSilent(t *testing.T) {
 		fault := faults[i%len(faults)]
 		dir := filepath.Join(t.TempDir(), "s")
 		copyTree(t, pristine, dir)
-		damageFile(t, r, journalFile(t, dir), fault)
+		crashtest.DamageFile(t, r, journalFile(t, dir), fault)
 		outcomes[journalTrial(t, dir, snaps, roots, fault)]++
 	}
 	t.Logf("outcomes: %v", outcomes)
@@ -210,39 +211,6 @@ func checkAfterJournal(t *testing.T, s *Store, snaps map[merkle.Hash]snapshot, r
 		}
 	}
 	return silent
-}
-
-func damageFile(t *testing.T, r *rand.Rand, path, fault string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	switch fault {
-	case "flip1", "flip8":
-		for k := 0; k < map[string]int{"flip1": 1, "flip8": 8}[fault] && len(b) > 0; k++ {
-			b[r.IntN(len(b))] ^= 1 << r.IntN(8)
-		}
-	case "truncate":
-		b = b[:r.IntN(len(b)+1)]
-	case "zero4k":
-		if len(b) > 0 {
-			off := r.IntN(len(b))
-			clear(b[off:min(len(b), off+4096)])
-		}
-	case "append":
-		for k := 0; k < 100; k++ {
-			b = append(b, byte(r.Uint32()))
-		}
-	case "delete":
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func copyTree(t *testing.T, src, dst string) {

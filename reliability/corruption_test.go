@@ -20,6 +20,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb/util"
 
 	"github.com/wasmstate/wasmstate/engine"
+	"github.com/wasmstate/wasmstate/internal/crashtest"
 	"github.com/wasmstate/wasmstate/merkle"
 	"github.com/wasmstate/wasmstate/pagestore"
 )
@@ -613,7 +614,7 @@ func TestCorruptFiles(t *testing.T) {
 		dir := filepath.Join(work, strconv.Itoa(i))
 		os.Mkdir(dir, 0o755)
 		copyDir(t, pristine, dir)
-		applyFileFault(t, r, filepath.Join(dir, file), fault)
+		crashtest.DamageFile(t, r, filepath.Join(dir, file), fault)
 		out := checkFileFault(t, dir, snap, file+" "+fault)
 		outcomes[out]++
 		kind := strings.TrimLeft(filepath.Ext(file), ".")
@@ -629,39 +630,6 @@ func TestCorruptFiles(t *testing.T) {
 	t.Logf("file-level outcomes of %d injections: %v", n, outcomes)
 	for k, m := range perFile {
 		t.Logf("  %-9s %v", k, m)
-	}
-}
-
-func applyFileFault(t *testing.T, r *rand.Rand, path, fault string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	switch fault {
-	case "flip1", "flip8":
-		for k := 0; k < map[string]int{"flip1": 1, "flip8": 8}[fault] && len(b) > 0; k++ {
-			b[r.IntN(len(b))] ^= 1 << r.IntN(8)
-		}
-	case "truncate":
-		b = b[:r.IntN(len(b)+1)]
-	case "delete":
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-		return
-	case "zero4k":
-		if len(b) > 0 {
-			off := r.IntN(len(b))
-			clear(b[off:min(len(b), off+4096)])
-		}
-	case "append":
-		for k := 0; k < 100; k++ {
-			b = append(b, byte(r.Uint32()))
-		}
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
