@@ -280,7 +280,7 @@ func (c *contract) materialize() error {
 	mem := c.refresh()
 	// The memory is the last commit's, overlaid with the session's copies
 	// of the pages it changed since.
-	mapped, err := c.s.e.loadMemory(c.id, c.baseMemoryRoot(), c.baseLeaf.MemoryLen, mem, c.mod.dataRanges, c.pages)
+	mapped, err := c.s.e.loadMemory(c.id, c.baseMemoryRoot(), c.baseLeaf.MemoryLen, mem, c.mod.info.DataRanges, c.pages)
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,6 @@ type module struct {
 	wt       *wasmtime.Module
 	info     *wasmbin.Info
 	kind     merkle.MemoryKind
-	// dataRanges are the bytes the data segments initialise.
-	dataRanges []dataRange
 }
 
 // importConfig is the validation config: the host ABI of hostfns.
@@ -110,9 +108,6 @@ func (e *Engine) module(code []byte, codeHash merkle.Hash) (*module, error) {
 		kind = merkle.Memory64
 	}
 	m := &module{codeHash: codeHash, wt: wm, info: info, kind: kind}
-	for _, d := range info.DataRanges {
-		m.dataRanges = append(m.dataRanges, dataRange{d.Offset, d.Length})
-	}
 	e.modules.Add(codeHash, m)
 	return m, nil
 }

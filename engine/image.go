@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/wasmstate/wasmstate/engine/internal/wasmbin"
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
@@ -160,7 +161,7 @@ var errTooFar = errors.New("image too far from the root")
 // caller writes). It maps the contract's image where images are on and
 // the memory is large enough to gain from it; otherwise it copies every
 // stored page. mapped reports which.
-func (e *Engine) loadMemory(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []dataRange, skip map[uint64][]byte) (mapped bool, err error) {
+func (e *Engine) loadMemory(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []wasmbin.DataRange, skip map[uint64][]byte) (mapped bool, err error) {
 	if e.images != nil && uint64(len(mem)) >= e.imageAbove && root != merkle.EmptyMemoryRoot() {
 		err := e.mapImage(id, root, length, mem, dataRanges, skip)
 		if err == nil {
@@ -175,7 +176,7 @@ func (e *Engine) loadMemory(id merkle.ContractID, root merkle.Hash, length uint6
 		}
 	}
 	for _, d := range dataRanges {
-		clear(mem[d.off : d.off+d.len]) // validated: inside the initial memory
+		clear(mem[d.Offset : d.Offset+d.Length]) // validated: inside the initial memory
 	}
 	return false, merkle.NewMemTree(root, e.store).ForEachPage(func(i uint64, h merkle.Hash) error {
 		if i*merkle.PageSize >= uint64(len(mem)) {
@@ -188,15 +189,12 @@ func (e *Engine) loadMemory(id merkle.ContractID, root merkle.Hash, length uint6
 	})
 }
 
-// dataRange is a byte range a data segment initialises.
-type dataRange struct{ off, len uint64 }
-
 // errImageBuild marks failures of the image machinery (not of the store):
 // the caller falls back to an eager load.
 var errImageBuild = errors.New("engine: memory image")
 
 // mapImage is loadMemory through the contract's image.
-func (e *Engine) mapImage(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []dataRange, skip map[uint64][]byte) error {
+func (e *Engine) mapImage(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []wasmbin.DataRange, skip map[uint64][]byte) error {
 	img, overlay, err := e.imageFor(id, root, length)
 	if err != nil {
 		return err
@@ -211,8 +209,8 @@ func (e *Engine) mapImage(id merkle.ContractID, root merkle.Hash, length uint64,
 	// Past the image, the memory is the instance's own: zero, but for
 	// data segments there.
 	for _, d := range dataRanges {
-		if end := d.off + d.len; end > n {
-			clear(mem[max(d.off, n):end])
+		if end := d.Offset + d.Length; end > n {
+			clear(mem[max(d.Offset, n):end])
 		}
 	}
 	for _, p := range overlay {

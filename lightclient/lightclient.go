@@ -105,16 +105,16 @@ func Decode(proof []byte) (merkle.Proof, error) {
 	return p, nil
 }
 
-// Verify checks a proof against root and returns whatever it proves,
-// without a claim to compare it with. It is for tools that display a
-// proof; a light client that asked a question uses VerifyPage,
-// VerifyRange, VerifyContract or VerifyAbsence.
-func Verify(root merkle.Hash, proof []byte) (*merkle.Proven, error) {
+// VerifyAny checks an encoded proof (binary or JSON) against root and
+// returns whatever it proves, without a claim to compare it with. It is
+// for tools that display a proof; a light client that asked a question
+// uses VerifyPage, VerifyRange, VerifyContract or VerifyAbsence.
+func VerifyAny(root merkle.Hash, proof []byte) (*merkle.Proven, error) {
 	p, err := Decode(proof)
 	if err != nil {
 		return nil, err
 	}
-	r, err := merkle.Verify(root, p)
+	r, err := merkle.VerifyAny(root, p)
 	return r, wrap("verify", err)
 }
 

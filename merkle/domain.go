@@ -19,8 +19,8 @@
 // Decode the proof first with DecodeProof (binary, SPEC.md §7.3) or
 // DecodeProofJSON (§7.5). Package lightclient wraps exactly these for
 // callers holding encoded bytes (its VerifyPage takes []byte and accepts
-// either encoding). Verify and VerifyProof check a proof about whatever it
-// claims and report what that is: for tools that display proofs, not for
+// either encoding). VerifyAny checks a proof about whatever it claims and
+// reports what that is: for tools that display proofs, not for
 // clients, which would then have to compare the claim themselves. Every
 // failure matches ErrMalformed, ErrProofInvalid or ErrOutOfRange (SPEC.md
 // §7.4 says which, in which order).

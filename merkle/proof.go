@@ -37,7 +37,7 @@ func (k ProofKind) String() string {
 
 // Proof is a proof about a state root. It is plain data: build one with a
 // StateTree and MemTree (or the engine), encode it with MarshalBinary or
-// encoding/json, and check it with Verify, which needs nothing but the root.
+// encoding/json, and check it with VerifyAny (or a claim-checking verifier), which needs nothing but the root.
 type Proof interface {
 	Kind() ProofKind
 	MarshalBinary() ([]byte, error)

@@ -287,10 +287,10 @@ func TestProofRejections(t *testing.T) {
 	if err := VerifyAbsence(f.root, id, fake); !errors.Is(err, ErrProofInvalid) {
 		t.Fatalf("absence of a present contract via empty end: %v", err)
 	}
-	if _, err := VerifyProof(f.root, nil); !errors.Is(err, ErrMalformed) {
+	if _, err := DecodeProof(nil); !errors.Is(err, ErrMalformed) {
 		t.Fatal("empty input")
 	}
-	if _, err := Verify(f.root, nil); !errors.Is(err, ErrProofInvalid) {
+	if _, err := VerifyAny(f.root, nil); !errors.Is(err, ErrProofInvalid) {
 		t.Fatal("nil proof")
 	}
 	for _, js := range []string{`{}`, `{"version":1,"kind":"range"}`, `{"version":1,"kind":"absence","id":"zz"}`, `[`, `{"version":2}`} {

@@ -14,28 +14,18 @@ type Proven struct {
 	Data   []byte
 }
 
-// Verify checks p against root and returns what it proves, whatever that
-// is: for tools that display a proof. A client that expects a particular
-// statement uses VerifyContract, VerifyAbsence, VerifyRange or VerifyPage.
-// Every failure is an error matching ErrProofInvalid, ErrMalformed or
-// ErrOutOfRange.
-func Verify(root Hash, p Proof) (*Proven, error) {
+// VerifyAny checks p against root and returns what it proves, whatever
+// that is: for tools that display a proof. A client that expects a
+// particular statement uses VerifyContract, VerifyAbsence, VerifyRange or
+// VerifyPage, which check the claim too. Every failure is an error
+// matching ErrProofInvalid, ErrMalformed or ErrOutOfRange.
+func VerifyAny(root Hash, p Proof) (*Proven, error) {
 	if noProof(p) {
 		return nil, invalid("no proof")
 	}
 	return p.verify(root)
 }
 
-// VerifyProof decodes a binary proof and verifies it against root, like
-// Verify: it reports what the proof proves, whatever that is. Clients use
-// a claim-checking verifier (VerifyPage, ...) instead.
-func VerifyProof(root Hash, encoded []byte) (*Proven, error) {
-	p, err := DecodeProof(encoded)
-	if err != nil {
-		return nil, err
-	}
-	return p.verify(root)
-}
 
 // Claim-checking verifiers. A light client knows what it asked for, so
 // these take the claim (contract id, offset, length) as well as the root,

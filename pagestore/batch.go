@@ -183,17 +183,22 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 		k, h := o.key.kind(), o.key.hash()
 		// Tree nodes are small: writing one again costs less than asking
 		// the backend whether it has it (a miss reads through every level
-		// of the LSM tree). Other objects are looked up, so that a commit
-		// writes the bytes of its new pages, code and globals only.
-		if k != KindMemoryNode && k != KindStateNode || !b.hashed && s.cache.contains(o.key) {
-			present, err := s.has(o.key)
-			if err != nil {
+		// of the LSM tree), so only the cache is asked, and not even that
+		// for a hashed batch. Other objects are looked up, so that a
+		// commit writes the bytes of its new pages, code and globals only.
+		var present bool
+		switch {
+		case k != KindMemoryNode && k != KindStateNode:
+			var err error
+			if present, err = s.has(o.key); err != nil {
 				return st, fmt.Errorf("pagestore: commit: %w", err)
 			}
-			if present {
-				st.Skipped++
-				continue
-			}
+		case !b.hashed:
+			present = s.cache.contains(o.key)
+		}
+		if present {
+			st.Skipped++
+			continue
 		}
 		if !b.hashed {
 			if cerr := verify(k, h, o.value); cerr != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/engine/dirty"
+	"github.com/wasmstate/wasmstate/lightclient"
 	"github.com/wasmstate/wasmstate/merkle"
 	"github.com/wasmstate/wasmstate/pagestore"
 )
@@ -213,7 +214,7 @@ func TestBadInputAPI(t *testing.T) {
 		{"DecodeProofJSON: empty", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProofJSON(nil); return err }},
 		{"DecodeProofJSON: null", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProofJSON([]byte("null")); return err }},
 		{"DecodeProofJSON: {}", merkle.ErrMalformed, func() error { _, err := merkle.DecodeProofJSON([]byte("{}")); return err }},
-		{"VerifyProof: garbage", merkle.ErrMalformed, func() error { _, err := merkle.VerifyProof(root1, []byte("garbage")); return err }},
+		{"VerifyAny: garbage", merkle.ErrMalformed, func() error { _, err := lightclient.VerifyAny(root1, []byte("garbage")); return err }},
 		{"VerifyPage: nil proof", merkle.ErrProofInvalid, func() error { _, err := merkle.VerifyPage(root1, id, 0, nil); return err }},
 		{"VerifyRange: typed nil proof", merkle.ErrProofInvalid, func() error {
 			var p *merkle.RangeProof

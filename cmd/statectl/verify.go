@@ -176,7 +176,7 @@ func verifyProof(q *verifyClaim) (verifyJSON, *merkle.Proven, error) {
 	if err != nil {
 		return out, nil, err
 	}
-	proven, err := lightclient.Verify(q.root, q.proof)
+	proven, err := lightclient.VerifyAny(q.root, q.proof)
 	if err != nil {
 		return out, nil, err
 	}
