@@ -26,7 +26,6 @@ func VerifyAny(root Hash, p Proof) (*Proven, error) {
 	return p.verify(root)
 }
 
-
 // Claim-checking verifiers. A light client knows what it asked for, so
 // these take the claim (contract id, offset, length) as well as the root,
 // and a proof about anything else fails: a proof can only ever confirm the
