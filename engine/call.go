@@ -63,6 +63,13 @@ func (s *Session) Call(ctx context.Context, id merkle.ContractID, fn string, arg
 // CallFeed is Call for functions that stream output with "feed": each fed
 // chunk goes to feed, in order; an error from feed fails the call.
 func (s *Session) CallFeed(ctx context.Context, id merkle.ContractID, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (*Receipt, error) {
+	if s.rec == nil {
+		return s.callFeed(ctx, id, fn, arg, gasLimit, feed)
+	}
+	return s.recordedCall(ctx, id, fn, arg, gasLimit, feed)
+}
+
+func (s *Session) callFeed(ctx context.Context, id merkle.ContractID, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (*Receipt, error) {
 	if err := s.usable(); err != nil {
 		return nil, err
 	}

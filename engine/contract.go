@@ -174,6 +174,17 @@ func (c *contract) newTrackerAt(base unsafe.Pointer, length, size uint64) error 
 	if c.sparse {
 		create = newSparseTracker
 	}
+	if c.s.witnessMode() {
+		// Compare would read every page (and a fallback to it would
+		// hide which were touched): uffd-wp or nothing.
+		kind, c.trackerSmall = dirty.UffdWP, false
+		t, err := create(kind, base, length)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrWitnessUnsupported, err)
+		}
+		c.tracker = t
+		return nil
+	}
 	t, err := create(kind, base, length)
 	if err != nil && kind != dirty.Compare && c.s.e.opts.Tracker == dirty.Auto {
 		// uffd-wp can fail for one memory (EBUSY, a registration limit):
@@ -202,6 +213,7 @@ func (s *Session) contract(id merkle.ContractID) (*contract, error) {
 	if c, ok := s.contracts[id]; ok {
 		return c, nil
 	}
+	s.noteID(id)
 	leaf, ok, err := s.state.Get(id)
 	if err != nil {
 		return nil, fmt.Errorf("engine: load contract %s: %w", id, err)
@@ -222,6 +234,7 @@ func (s *Session) exists(id merkle.ContractID) (bool, error) {
 	if _, ok := s.contracts[id]; ok {
 		return true, nil
 	}
+	s.noteID(id)
 	_, ok, err := s.state.Get(id)
 	return ok, err
 }
@@ -238,6 +251,7 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 	}
 	c := &contract{s: s, id: leaf.ID, leaf: leaf, baseLeaf: leaf, mod: mod, mt: merkle.NewMemTree(leaf.MemoryRoot, s.e.store),
 		pages: map[uint64][]byte{}, hashes: map[uint64]merkle.Hash{}, pending: map[uint64]struct{}{}}
+	s.noteLoad(c)
 	if err := c.materialize(); err != nil {
 		return nil, err
 	}
@@ -249,6 +263,7 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 // the session's copies. Data segments initialise memory only at deploy, so
 // the pages they wrote are put back.
 func (c *contract) materialize() error {
+	c.s.harvest(c) // a recording session keeps what the old mapping was touched for
 	var globals []uint64
 	if c.carry != nil { // moved to a new store by recycle
 		globals, c.carry = c.carry, nil
@@ -280,7 +295,7 @@ func (c *contract) materialize() error {
 	mem := c.refresh()
 	// The memory is the last commit's, overlaid with the session's copies
 	// of the pages it changed since.
-	mapped, err := c.s.e.loadMemory(c.id, c.baseMemoryRoot(), c.baseLeaf.MemoryLen, mem, c.mod.info.DataRanges, c.pages)
+	mapped, err := c.s.loadMemory(c, mem)
 	if err != nil {
 		return err
 	}

@@ -168,6 +168,12 @@ var errInitCall = errors.New("init can only run at deploy")
 // export (if any) with opts.InitArg, and returns its id. A failed deploy
 // leaves the session as it was. ctx bounds init as it bounds a Call.
 func (s *Session) Deploy(ctx context.Context, code []byte, opts DeployOptions) (merkle.ContractID, error) {
+	id, err := s.deploy(ctx, code, opts)
+	s.recordDeploy(code, opts, id, err)
+	return id, err
+}
+
+func (s *Session) deploy(ctx context.Context, code []byte, opts DeployOptions) (merkle.ContractID, error) {
 	if err := s.usable(); err != nil {
 		return merkle.ContractID{}, err
 	}

@@ -162,8 +162,16 @@ var errTooFar = errors.New("image too far from the root")
 // the memory is large enough to gain from it; otherwise it copies every
 // stored page. mapped reports which.
 func (e *Engine) loadMemory(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []wasmbin.DataRange, skip map[uint64][]byte) (mapped bool, err error) {
-	if e.images != nil && uint64(len(mem)) >= e.imageAbove && root != merkle.EmptyMemoryRoot() {
-		err := e.mapImage(id, root, length, mem, dataRanges, skip)
+	return e.loadImage(id, root, length, mem, dataRanges, skip, false)
+}
+
+// loadImage is loadMemory; with exact, the memory maps an image of root
+// itself whatever its size, with nothing written over it: a recording
+// session learns from the mapping which pages were touched, and an
+// overlay's writes would count as touches.
+func (e *Engine) loadImage(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []wasmbin.DataRange, skip map[uint64][]byte, exact bool) (mapped bool, err error) {
+	if e.images != nil && (exact || uint64(len(mem)) >= e.imageAbove) && root != merkle.EmptyMemoryRoot() {
+		err := e.mapImage(id, root, length, mem, dataRanges, skip, exact)
 		if err == nil {
 			return true, nil
 		}
@@ -194,8 +202,8 @@ func (e *Engine) loadMemory(id merkle.ContractID, root merkle.Hash, length uint6
 var errImageBuild = errors.New("engine: memory image")
 
 // mapImage is loadMemory through the contract's image.
-func (e *Engine) mapImage(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []wasmbin.DataRange, skip map[uint64][]byte) error {
-	img, overlay, err := e.imageFor(id, root, length)
+func (e *Engine) mapImage(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []wasmbin.DataRange, skip map[uint64][]byte, exact bool) error {
+	img, overlay, err := e.imageFor(id, root, length, exact)
 	if err != nil {
 		return err
 	}
@@ -233,10 +241,12 @@ type overlayPage struct {
 }
 
 // imageFor returns, referenced, an image of contract id and the pages where
-// root differs from it: the current image when it is close enough,
-// otherwise a new one built at root.
-func (e *Engine) imageFor(id merkle.ContractID, root merkle.Hash, length uint64) (*memImage, []overlayPage, error) {
-	if img := e.images.acquire(id); img != nil {
+// root differs from it: the current image when it is close enough (when it
+// is of root itself, if exact), otherwise a new one built at root.
+func (e *Engine) imageFor(id merkle.ContractID, root merkle.Hash, length uint64, exact bool) (*memImage, []overlayPage, error) {
+	if img := e.images.acquire(id); img != nil && exact && img.root != root {
+		e.images.release(img)
+	} else if img != nil {
 		overlay, err := e.overlay(img, root)
 		if err == nil {
 			return img, overlay, nil

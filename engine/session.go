@@ -48,6 +48,9 @@ type Session struct {
 
 	closed bool
 	broken error // set after an internal error: the session refuses work
+
+	rec    *recorder  // witness recording (witness.go), nil when off
+	replay *replayer // stateless replay (replay.go), nil when off
 }
 
 // SessionOptions configure a session.
@@ -57,6 +60,12 @@ type SessionOptions struct {
 	Metadata map[string][]byte
 	// Debug collects the contracts' debug messages (DebugMessages).
 	Debug bool
+	// RecordWitness makes the session record its witness (Witness): what
+	// it read of the state and what its operations returned. Recording
+	// loads every contract afresh (no warm set) from an image of exactly
+	// the base root; it needs Linux memory images and uffd-wp
+	// (ErrWitnessUnsupported otherwise).
+	RecordWitness bool
 }
 
 // DebugMessage is a message a contract sent with "hdebug".
@@ -79,6 +88,11 @@ func (e *Engine) NewSession(root merkle.Hash, o SessionOptions) (*Session, error
 			return nil, err
 		}
 	}
+	if o.RecordWitness {
+		if err := e.witnessSupport(); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.pinKnown(root); err != nil {
 		return nil, err
 	}
@@ -87,7 +101,15 @@ func (e *Engine) NewSession(root merkle.Hash, o SessionOptions) (*Session, error
 	for k, v := range o.Metadata {
 		s.meta[k] = slices.Clone(v)
 	}
-	if ws := e.warm.take(root); ws != nil {
+	if o.RecordWitness {
+		// The pre-root stays pinned while the session lives, whatever it
+		// commits: the witness proves against it.
+		if err := e.pinKnown(root); err != nil {
+			e.unpin(root)
+			return nil, err
+		}
+		s.rec = newRecorder(root, o.Metadata)
+	} else if ws := e.warm.take(root); ws != nil {
 		s.adopt(ws)
 	}
 	return s, nil
@@ -137,12 +159,14 @@ func (s *Session) SetMetadata(key string, value []byte) error {
 	}
 	if value == nil {
 		delete(s.meta, key)
+		s.recordMetadata(key, nil)
 		return nil
 	}
 	if err := checkMeta(key, value); err != nil {
 		return err
 	}
 	s.meta[key] = slices.Clone(value)
+	s.recordMetadata(key, value)
 	return nil
 }
 
@@ -197,6 +221,10 @@ func (s *Session) Close() {
 	s.contracts, s.wstore, s.owner, s.state = nil, nil, nil, nil
 	s.eph = nil
 	s.e.unpin(s.base)
+	if s.rec != nil {
+		s.e.unpin(s.rec.pre)
+		s.rec = nil
+	}
 }
 
 // Root returns the root the session would commit now. It rehashes only the
@@ -238,6 +266,9 @@ func (s *Session) Commit(ctx context.Context) (merkle.Hash, error) {
 		return merkle.Hash{}, err
 	}
 	touched := s.changedIDs(func(c *contract) bool { return c.changed || c.uncommitted })
+	for _, id := range touched {
+		s.noteWritten(s.contracts[id]) // the commit forgets them
+	}
 	root, err := s.Root()
 	if err != nil {
 		return merkle.Hash{}, err

@@ -312,35 +312,41 @@ func (t *uffdTracker) Collect(dst []uint64) ([]uint64, error) {
 }
 
 // scan runs PAGEMAP_SCAN on [base+from, base+to) and appends the indices of
-// the matching pages, calling again from walk_end while the vector fills up.
+// the matching pages.
 func (t *uffdTracker) scan(dst []uint64, from, to uint64, flags, mask, inverted, anyof uint64) ([]uint64, error) {
+	return scanPages(&t.arg, &t.vec, dst, uint64(t.base), from, to, flags, mask, inverted, anyof)
+}
+
+// scanPages runs PAGEMAP_SCAN on [base+from, base+to) and appends the
+// indices (relative to base) of the matching pages, calling again from
+// walk_end while the vector fills up.
+func scanPages(arg *pmScanArg, vec *[scanVecLen]pageRegion, dst []uint64, base, from, to uint64, flags, mask, inverted, anyof uint64) ([]uint64, error) {
 	pm, err := pagemap()
 	if err != nil {
 		return dst, err
 	}
-	base := uint64(t.base)
 	end := base + to
 	for start := base + from; start < end; {
-		t.arg = pmScanArg{
+		*arg = pmScanArg{
 			size:              uint64(unsafe.Sizeof(pmScanArg{})),
 			flags:             flags,
 			start:             start,
 			end:               end,
-			vec:               uint64(uintptr(unsafe.Pointer(&t.vec[0]))),
+			vec:               uint64(uintptr(unsafe.Pointer(&vec[0]))),
 			vecLen:            scanVecLen,
 			categoryInverted:  inverted,
 			categoryMask:      mask,
 			categoryAnyofMask: anyof,
 			returnMask:        mask | anyof,
 		}
-		n, err := ioctl(pm, pagemapScan, unsafe.Pointer(&t.arg))
+		n, err := ioctl(pm, pagemapScan, unsafe.Pointer(arg))
 		if err != nil {
 			return dst, fmt.Errorf("PAGEMAP_SCAN [%#x, %#x): %w", start, end, err)
 		}
 		if n > scanVecLen {
 			return dst, fmt.Errorf("PAGEMAP_SCAN returned %d regions for a vector of %d", n, scanVecLen)
 		}
-		for _, r := range t.vec[:n] {
+		for _, r := range vec[:n] {
 			if r.start < start || r.end > end || r.start >= r.end {
 				return dst, fmt.Errorf("PAGEMAP_SCAN returned region [%#x, %#x) outside [%#x, %#x)", r.start, r.end, start, end)
 			}
@@ -348,10 +354,10 @@ func (t *uffdTracker) scan(dst []uint64, from, to uint64, flags, mask, inverted,
 				dst = append(dst, p)
 			}
 		}
-		if t.arg.walkEnd <= start || t.arg.walkEnd > end {
-			return dst, fmt.Errorf("PAGEMAP_SCAN made no progress (walk_end %#x, start %#x)", t.arg.walkEnd, start)
+		if arg.walkEnd <= start || arg.walkEnd > end {
+			return dst, fmt.Errorf("PAGEMAP_SCAN made no progress (walk_end %#x, start %#x)", arg.walkEnd, start)
 		}
-		start = t.arg.walkEnd
+		start = arg.walkEnd
 	}
 	return dst, nil
 }

@@ -1,0 +1,36 @@
+package pagestore
+
+import "fmt"
+
+// OpenPartial returns a store held in memory with exactly the objects and
+// the commit record staged in b, written as they are: no hash is checked
+// and no reference followed. It is the store of a stateless replay: the
+// objects come from a witness the caller has verified against its root,
+// and its trees stop where the witness stops, so a read of anything the
+// witness does not hold fails with ErrNotFound (merkle.ErrMissingNode for
+// tree nodes). Unlike a store built by commits, subtrees may be incomplete:
+// never sync, collect or fsck one. Later commits to it go through Commit's
+// usual checks.
+func OpenPartial(b *Batch, o *Options) (*Store, error) {
+	kv := NewMemoryBackend()
+	s, err := NewStore(kv, o)
+	if err != nil {
+		return nil, err
+	}
+	wb := kv.NewBatch()
+	for _, obj := range b.objs {
+		wb.Put(obj.key[:], obj.value)
+	}
+	if r := b.record; r != nil {
+		key := makeKey(KindCommit, r.Root)
+		wb.Put(key[:], r.encode())
+	}
+	if b.head != nil {
+		wb.Put([]byte{byte(KindHead)}, encodeHead(*b.head))
+	}
+	if err := kv.Write(wb, false); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("pagestore: open partial store: %w", err)
+	}
+	return s, nil
+}
