@@ -340,11 +340,11 @@ func (s *Session) loadMemory(c *contract, mem []byte) (mapped bool, err error) {
 // batchObjects puts a witness's objects into a batch.
 type batchObjects struct{ b *pagestore.Batch }
 
-func (o batchObjects) PutMemoryNode(h, l, r merkle.Hash)       { o.b.PutMemoryNode(h, l, r) }
-func (o batchObjects) PutStateNode(h merkle.Hash, enc []byte)  { o.b.PutStateNode(h, enc) }
-func (o batchObjects) PutPage(h merkle.Hash, page []byte)      { o.b.PutPage(h, page) }
-func (o batchObjects) PutGlobals(h merkle.Hash, enc []byte)    { o.b.PutGlobals(h, enc) }
-func (o batchObjects) PutOwner(h merkle.Hash, owner []byte)    { o.b.PutOwner(h, owner) }
+func (o batchObjects) PutMemoryNode(h, l, r merkle.Hash)      { o.b.PutMemoryNode(h, l, r) }
+func (o batchObjects) PutStateNode(h merkle.Hash, enc []byte) { o.b.PutStateNode(h, enc) }
+func (o batchObjects) PutPage(h merkle.Hash, page []byte)     { o.b.PutPage(h, page) }
+func (o batchObjects) PutGlobals(h merkle.Hash, enc []byte)   { o.b.PutGlobals(h, enc) }
+func (o batchObjects) PutOwner(h merkle.Hash, owner []byte)   { o.b.PutOwner(h, owner) }
 
 // addCode stages the code of every loaded contract and deploy, from the
 // witness or the code source; code found nowhere is left out (a replay

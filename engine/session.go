@@ -49,7 +49,7 @@ type Session struct {
 	closed bool
 	broken error // set after an internal error: the session refuses work
 
-	rec    *recorder  // witness recording (witness.go), nil when off
+	rec    *recorder // witness recording (witness.go), nil when off
 	replay *replayer // stateless replay (replay.go), nil when off
 }
 

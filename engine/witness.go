@@ -39,9 +39,9 @@ type WitnessOptions struct {
 
 // recorder is a recording session's log.
 type recorder struct {
-	pre   merkle.Hash
-	meta  []witness.Meta
-	ids   map[merkle.ContractID]struct{}
+	pre  merkle.Hash
+	meta []witness.Meta
+	ids  map[merkle.ContractID]struct{}
 	// loaded: stored contracts loaded by the session, with their memory
 	// length at the pre-root.
 	loaded map[merkle.ContractID]uint64
