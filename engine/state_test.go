@@ -19,7 +19,11 @@ import (
 // script runs a fixed sequence of deploys, calls (failing ones included)
 // and commits, and returns the roots and receipts it saw.
 func script(t *testing.T, e *Engine) (roots []merkle.Hash, log []string) {
-	s := newSession(t, e, merkle.EmptyState())
+	return scriptOn(t, newSession(t, e, merkle.EmptyState()))
+}
+
+// scriptOn runs script's sequence in s, a session at the empty state.
+func scriptOn(t *testing.T, s *Session) (roots []merkle.Hash, log []string) {
 	ctr := deploy(t, s, "counter", DeployOptions{Owner: []byte("o")})
 	ctr64 := deploy(t, s, "counter64", DeployOptions{Owner: []byte("o")})
 	cc := deploy(t, s, "callcenter", DeployOptions{})

@@ -295,3 +295,36 @@ func TestWitnessMisuse(t *testing.T) {
 		t.Fatalf("replay with no code: %v", err)
 	}
 }
+
+// TestWitnessReplayScript: the determinism test's script (deploys from the
+// empty state, growth, failures, events, nested calls, commits midway),
+// recorded in one session, replays to its root.
+func TestWitnessReplayScript(t *testing.T) {
+	e := witnessEngine(t, Options{})
+	s, err := e.NewSession(merkle.EmptyState(), SessionOptions{RecordWitness: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	roots, _ := scriptOn(t, s)
+	w, err := s.Witness(context.Background(), WitnessOptions{IncludeCode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.PostRoot != roots[len(roots)-1] {
+		t.Fatalf("witness post-root %s, script ended at %s", w.PostRoot, roots[len(roots)-1])
+	}
+	enc, err := w.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := witness.Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Replay(context.Background(), w2, merkle.EmptyState(), w.PostRoot, ReplayOptions{})
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	t.Logf("%d ops, %d bytes (code included)", res.Ops, len(enc))
+}
