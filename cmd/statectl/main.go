@@ -73,6 +73,7 @@ func commands() []*command {
 		readCmd,
 		proveCmd,
 		verifyCmd,
+		replayCmd,
 		diffCmd,
 		deleteCmd,
 		headCmd,

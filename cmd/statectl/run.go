@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 
@@ -20,7 +21,7 @@ import (
 
 var runBlockCmd = &command{
 	name:     "run",
-	synopsis: "FILE|- [--base ROOT] [--meta KEY=VALUE]... [--dry-run] [--atomic] [--json]",
+	synopsis: "FILE|- [--base ROOT] [--meta KEY=VALUE]... [--dry-run] [--atomic] [--witness OUT [--witness-code]] [--json]",
 	summary:  "run deploys and calls in one session, commit once (a block)",
 	store:    true,
 	help: `Runs the deploys and calls listed in FILE ("-": stdin) in order, in one
@@ -52,8 +53,16 @@ instead stops at the first failed step and commits nothing (exit 1). A step
 that cannot be understood (a syntax error, an unknown contract, a missing
 file) stops the run before anything is committed (exit 2).
 
+--witness OUT records the block's witness (SPEC.md §17) and writes it to
+OUT: what the block read of the base state, proven against the base root,
+with every step and its result. Anyone holding only the base root checks
+it with "statectl replay", no store needed. --witness-code puts the code
+of the contracts the block ran into the witness as well. Recording needs
+Linux with userfaultfd write-protection (exit 1 otherwise).
+
 Examples:
   statectl run block.txt
+  statectl run block.txt --witness block.witness
   printf 'deploy counter.wat\ncall @1 add --arg u64:5\n' | statectl run -
   statectl run block.jsonl --dry-run --json`,
 	run: runRun,
@@ -83,12 +92,13 @@ type stepJSON struct {
 }
 
 type runJSON struct {
-	Base      string     `json:"base"`
-	Steps     []stepJSON `json:"steps"`
-	Failed    int        `json:"failed"`
-	Root      string     `json:"root,omitempty"`
-	Committed bool       `json:"committed"`
-	DryRun    bool       `json:"dry_run"`
+	Base      string           `json:"base"`
+	Steps     []stepJSON       `json:"steps"`
+	Failed    int              `json:"failed"`
+	Root      string           `json:"root,omitempty"`
+	Committed bool             `json:"committed"`
+	DryRun    bool             `json:"dry_run"`
+	Witness   *witnessFileJSON `json:"witness,omitempty"`
 }
 
 func runRun(c *cli, args []string) error {
@@ -98,6 +108,8 @@ func runRun(c *cli, args []string) error {
 	baseFlag := fs.String("base", "head", "`ROOT` to run on: 64 hex digits (or a unique prefix), head or empty")
 	dry := fs.Bool("dry-run", false, "run everything but commit nothing")
 	atomic := fs.Bool("atomic", false, "stop at the first failed step and commit nothing")
+	witnessOut := fs.String("witness", "", "record the block's witness and write it to `OUT`")
+	witnessCode := fs.Bool("witness-code", false, "put the code of the contracts the block ran into the witness")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
@@ -116,6 +128,14 @@ func runRun(c *cli, args []string) error {
 	if err := checkRootSyntax(*baseFlag); err != nil {
 		return err
 	}
+	if *witnessCode && *witnessOut == "" {
+		return c.usagef("--witness-code needs --witness OUT")
+	}
+	if *witnessOut != "" {
+		if err := checkOutputDir(*witnessOut); err != nil {
+			return err
+		}
+	}
 	e, err := c.openForRun(*dry)
 	if err != nil {
 		return err
@@ -125,7 +145,7 @@ func runRun(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := e.NewSession(base, engine.SessionOptions{Metadata: meta.vals})
+	s, err := e.NewSession(base, engine.SessionOptions{Metadata: meta.vals, RecordWitness: *witnessOut != ""})
 	if err != nil {
 		return err
 	}
@@ -152,8 +172,38 @@ func runRun(c *cli, args []string) error {
 		return err
 	}
 	out.Root = root.String()
+	if *witnessOut != "" {
+		if out.Witness, err = writeWitness(s, *witnessOut, *witnessCode); err != nil {
+			return err
+		}
+	}
 	renderRun(c, out)
 	return nil
+}
+
+// writeWitness writes the session's witness to name.
+func writeWitness(s *engine.Session, name string, code bool) (*witnessFileJSON, error) {
+	w, err := s.Witness(context.Background(), engine.WitnessOptions{IncludeCode: code})
+	if err != nil {
+		return nil, err
+	}
+	b, err := w.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		return nil, outputError("write witness", err)
+	}
+	return &witnessFileJSON{File: name, Bytes: len(b), Pages: w.PageCount(), Contracts: len(w.Contracts), Code: code}, nil
+}
+
+// witnessFileJSON describes a witness file written by run.
+type witnessFileJSON struct {
+	File      string `json:"file"`
+	Bytes     int    `json:"bytes"`
+	Pages     int    `json:"pages"`
+	Contracts int    `json:"contracts"`
+	Code      bool   `json:"code"`
 }
 
 // openForRun opens the store like deploy does (creating it in a missing or
@@ -261,6 +311,9 @@ func renderRun(c *cli, out *runJSON) {
 		c.printf("root     %s (committed, new head; %d of %d steps failed)\n", out.Root, out.Failed, len(out.Steps))
 	case out.DryRun:
 		c.printf("root     %s (dry run, not committed; %d of %d steps failed)\n", out.Root, out.Failed, len(out.Steps))
+	}
+	if w := out.Witness; w != nil {
+		c.printf("witness  %s (%d bytes: %d pages of %d contracts, from base %s)\n", w.File, w.Bytes, w.Pages, w.Contracts, out.Base)
 	}
 }
 
