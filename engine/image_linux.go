@@ -75,3 +75,32 @@ func (f imageFile) close() {
 		unix.Close(f.fd)
 	}
 }
+
+// freshOver replaces mem, a page-aligned part of a live linear memory, with
+// fresh zero pages that are not populated (dropping whatever wasmtime put
+// there, such as data segments), and keeps transparent huge pages off it,
+// so that the pages later populated are exactly those touched.
+func freshOver(mem []byte) error {
+	if len(mem) == 0 {
+		return nil
+	}
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	r, _, errno := syscall.Syscall6(syscall.SYS_MMAP, addr, uintptr(len(mem)),
+		syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_FIXED|syscall.MAP_NORESERVE, ^uintptr(0), 0)
+	if errno != 0 {
+		return errno
+	}
+	if r != addr {
+		return fmt.Errorf("mmap moved the memory (%#x, want %#x)", r, addr)
+	}
+	return noHugePages(mem)
+}
+
+// noHugePages keeps transparent huge pages off mem: one touch must
+// populate one 4 KiB page, not 512.
+func noHugePages(mem []byte) error {
+	if len(mem) == 0 {
+		return nil
+	}
+	return unix.Madvise(mem, unix.MADV_NOHUGEPAGE)
+}

@@ -9,3 +9,6 @@ func newImageFile(uint64) (imageFile, error)     { return imageFile{}, errImages
 func (imageFile) writePage(uint64, []byte) error { return errImagesOff }
 func (imageFile) mapOver([]byte) error           { return errImagesOff }
 func (imageFile) close()                         {}
+
+func freshOver([]byte) error   { return errImagesOff }
+func noHugePages([]byte) error { return errImagesOff }

@@ -58,6 +58,9 @@ type replayer struct {
 	// preLen: per stored contract, its memory length at the pre-root.
 	preLen map[merkle.ContractID]uint64
 	buf    []uint64
+	// err is the first incomplete read found in a mapping that went
+	// (a reload) before its operation ended.
+	err error
 }
 
 // Replayer re-executes witnesses. It keeps compiled modules from one
@@ -271,53 +274,58 @@ func compareResult(want *witness.Op, got witness.Op) error {
 	return nil
 }
 
-// checkTouched fails when a stored contract's memory has populated a page
-// the witness does not hold: the execution read it (as zeros).
+// checkTouched fails when a memory the last operation ran in has
+// populated a page the witness does not hold: the execution read it (as
+// zeros). Contracts that ran no frame touched no page.
 func (r *replayer) checkTouched(s *Session) error {
-	for id, c := range s.contracts {
-		preLen, ok := r.preLen[id]
-		if !ok || c.isNew || c.inst == nil {
-			continue
-		}
-		var err error
-		if r.buf, err = c.touchedPages(r.buf[:0], preLen); err != nil {
-			return fmt.Errorf("%w: pages touched by %s: %w", ErrInternal, id, err)
-		}
-		pages := r.pages[id]
-		for _, p := range r.buf {
-			if _, ok := pages[p]; !ok {
-				return fmt.Errorf("%w: contract %s read page %d, which the witness does not hold", witness.ErrIncomplete, id, p)
-			}
+	if err := r.err; err != nil {
+		r.err = nil
+		return err
+	}
+	for _, c := range s.touched {
+		if err := r.checkContract(c); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// loadMemory maps an image of c's witness pages over mem.
-func (r *replayer) loadMemory(e *Engine, c *contract, length uint64, mem []byte) error {
+// checkContract checks the pages c's current mapping populated.
+func (r *replayer) checkContract(c *contract) error {
+	preLen, ok := r.preLen[c.id]
+	if !ok || c.isNew || c.inst == nil {
+		return nil
+	}
+	var err error
+	if r.buf, err = c.touchedPages(r.buf[:0], preLen); err != nil {
+		return fmt.Errorf("%w: pages touched by %s: %w", ErrInternal, c.id, err)
+	}
+	pages := r.pages[c.id]
+	for _, p := range r.buf {
+		if _, ok := pages[p]; !ok {
+			return fmt.Errorf("%w: contract %s read page %d, which the witness does not hold", witness.ErrIncomplete, c.id, p)
+		}
+	}
+	return nil
+}
+
+// loadMemory puts c's witness pages into mem, a fresh instance's memory
+// (length bytes at the pre-root): over fresh unpopulated pages, so that
+// afterwards the populated pages are those written here (all in the
+// witness) and those the execution touched. Copying costs less than an
+// image here: the pages are few and about to be touched.
+func (r *replayer) loadMemory(c *contract, length uint64, mem []byte) error {
 	pages, ok := r.pages[c.id]
 	if !ok {
 		return fmt.Errorf("%w: contract %s was loaded, but the witness holds none of its memory", witness.ErrIncomplete, c.id)
 	}
-	f, err := newImageFile(length)
-	if err != nil {
-		return fmt.Errorf("%w: replay image: %w", ErrWitnessUnsupported, err)
-	}
-	defer f.close() // the mapping keeps the file
-	for p, data := range pages {
-		if data != nil && p*merkle.PageSize < length {
-			if err := f.writePage(p, data); err != nil {
-				return fmt.Errorf("%w: replay image: %w", ErrInternal, err)
-			}
-		}
-	}
 	n := min(uint64(len(mem)), length)
-	if err := f.mapOver(mem[:n]); err != nil {
-		return fmt.Errorf("%w: map replay image: %w", ErrInternal, err)
+	if err := freshOver(mem[:n]); err != nil {
+		return fmt.Errorf("%w: replay memory: %w", ErrWitnessUnsupported, err)
 	}
-	for _, d := range c.mod.info.DataRanges {
-		if end := d.Offset + d.Length; end > n {
-			clear(mem[max(d.Offset, n):end])
+	for p, data := range pages {
+		if data != nil && (p+1)*merkle.PageSize <= n {
+			copy(mem[p*merkle.PageSize:], data)
 		}
 	}
 	return nil
@@ -330,9 +338,17 @@ func (s *Session) loadMemory(c *contract, mem []byte) (mapped bool, err error) {
 	root, length := c.baseMemoryRoot(), c.baseLeaf.MemoryLen
 	switch {
 	case s.replay != nil && !c.isNew:
-		return true, s.replay.loadMemory(s.e, c, length, mem)
+		// "Mapped": the tracker must not write-protect the whole memory
+		// (on anonymous memory that populates every page, and the check
+		// of touched pages would fail); the pages copied in count as
+		// written once, with the same hash.
+		return true, s.replay.loadMemory(c, length, mem)
 	case s.rec != nil && root != merkle.EmptyMemoryRoot():
-		return s.e.loadImage(c.id, root, length, mem, c.mod.info.DataRanges, c.pages, true)
+		mapped, err := s.e.loadImage(c.id, root, length, mem, c.mod.info.DataRanges, c.pages, true)
+		if err == nil && mapped {
+			err = noHugePages(mem[:min(uint64(len(mem)), length)])
+		}
+		return mapped, err
 	}
 	return s.e.loadMemory(c.id, root, length, mem, c.mod.info.DataRanges, c.pages)
 }

@@ -104,8 +104,15 @@ func (c *contract) touchedPages(dst []uint64, length uint64) ([]uint64, error) {
 }
 
 // harvest adds the pages c touched since it was mapped to the record:
-// before the mapping goes (a reload) and when the witness is taken.
+// before the mapping goes (a reload) and when the witness is taken. In a
+// replay it checks them against the witness before the mapping goes.
 func (s *Session) harvest(c *contract) {
+	if s.replay != nil && c.inst != nil {
+		if err := s.replay.checkContract(c); err != nil && s.replay.err == nil {
+			s.replay.err = err
+		}
+		return
+	}
 	if s.rec == nil || c.inst == nil {
 		return
 	}

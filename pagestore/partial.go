@@ -3,7 +3,7 @@ package pagestore
 import "fmt"
 
 // OpenPartial returns a store held in memory with exactly the objects and
-// the commit record staged in b, written as they are: no hash is checked
+// the commit record staged in b (which it empties), written as they are: no hash is checked
 // and no reference followed. It is the store of a stateless replay: the
 // objects come from a witness the caller has verified against its root,
 // and its trees stop where the witness stops, so a read of anything the
@@ -17,20 +17,23 @@ func OpenPartial(b *Batch, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	wb := kv.NewBatch()
+	// The batch's values are its own copies: the backend takes them over
+	// (a replay's pages would otherwise be copied twice more).
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	if kv.closed {
+		return nil, fmt.Errorf("pagestore: open partial store: %w", ErrClosed)
+	}
 	for _, obj := range b.objs {
-		wb.Put(obj.key[:], obj.value)
+		kv.m[string(obj.key[:])] = obj.value
 	}
 	if r := b.record; r != nil {
 		key := makeKey(KindCommit, r.Root)
-		wb.Put(key[:], r.encode())
+		kv.m[string(key[:])] = r.encode()
 	}
 	if b.head != nil {
-		wb.Put([]byte{byte(KindHead)}, encodeHead(*b.head))
+		kv.m[string([]byte{byte(KindHead)})] = encodeHead(*b.head)
 	}
-	if err := kv.Write(wb, false); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("pagestore: open partial store: %w", err)
-	}
+	b.objs, b.index, b.bytes, b.record, b.head = nil, nil, 0, nil, nil
 	return s, nil
 }
