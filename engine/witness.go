@@ -268,6 +268,11 @@ func (s *Session) Witness(ctx context.Context, o WitnessOptions) (*witness.Witne
 			return nil, fmt.Errorf("engine: witness: owner of %s: %w", id, err)
 		}
 		idx := slices.Sorted(maps.Keys(s.rec.pages[id]))
+		if len(idx) == 0 {
+			// Loaded but never touched (its function did not exist): a
+			// memory part proves at least one page.
+			idx = []uint64{0}
+		}
 		// A page written past the pre-root's length hangs off the tree
 		// nodes that cover the end of the old memory: the last old page's
 		// path holds them.
