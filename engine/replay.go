@@ -26,6 +26,16 @@ import (
 // any error, when it has none).
 type CodeSource func(codeHash merkle.Hash) ([]byte, error)
 
+// MapCode is a CodeSource over a map from code hash to module bytes.
+func MapCode(m map[merkle.Hash][]byte) CodeSource {
+	return func(h merkle.Hash) ([]byte, error) {
+		if b, ok := m[h]; ok {
+			return b, nil
+		}
+		return nil, fmt.Errorf("%w: no code %s", witness.ErrIncomplete, h)
+	}
+}
+
 // ReplayOptions configure Replay.
 type ReplayOptions struct {
 	// Options are the engine options of the chain that produced the

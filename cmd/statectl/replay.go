@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 
@@ -97,12 +96,7 @@ func runReplay(c *cli, args []string) error {
 		}
 		code[merkle.HashCode(b)] = b
 	}
-	src := func(h merkle.Hash) ([]byte, error) {
-		if b, ok := code[h]; ok {
-			return b, nil
-		}
-		return nil, fmt.Errorf("%w: no code %s", witness.ErrIncomplete, h)
-	}
+	src := engine.MapCode(code)
 	if *codeDB {
 		e, err := c.open(readStore)
 		if err != nil {
