@@ -165,10 +165,11 @@ func (e *Engine) loadMemory(id merkle.ContractID, root merkle.Hash, length uint6
 	return e.loadImage(id, root, length, mem, dataRanges, skip, false)
 }
 
-// loadImage is loadMemory; with exact, the memory maps an image of root
-// itself whatever its size, with nothing written over it: a recording
-// session learns from the mapping which pages were touched, and an
-// overlay's writes would count as touches.
+// loadImage is loadMemory; with exact, the memory maps the image whatever
+// its size and nothing is written into it: the pages where root differs
+// from the image are mapped from a second file holding just them (see
+// mapOverlay). A recording session learns from the mapping which pages
+// were touched, and an overlay written in would count as touched.
 func (e *Engine) loadImage(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []wasmbin.DataRange, skip map[uint64][]byte, exact bool) (mapped bool, err error) {
 	if e.images != nil && (exact || uint64(len(mem)) >= e.imageAbove) && root != merkle.EmptyMemoryRoot() {
 		err := e.mapImage(id, root, length, mem, dataRanges, skip, exact)
@@ -203,7 +204,7 @@ var errImageBuild = errors.New("engine: memory image")
 
 // mapImage is loadMemory through the contract's image.
 func (e *Engine) mapImage(id merkle.ContractID, root merkle.Hash, length uint64, mem []byte, dataRanges []wasmbin.DataRange, skip map[uint64][]byte, exact bool) error {
-	img, overlay, err := e.imageFor(id, root, length, exact)
+	img, overlay, err := e.imageFor(id, root, length)
 	if err != nil {
 		return err
 	}
@@ -220,6 +221,11 @@ func (e *Engine) mapImage(id merkle.ContractID, root merkle.Hash, length uint64,
 		if end := d.Offset + d.Length; end > n {
 			clear(mem[max(d.Offset, n):end])
 		}
+	}
+	if exact {
+		// Over the whole memory: the root's memory may be longer than
+		// the image's.
+		return e.mapOverlay(overlay, mem)
 	}
 	for _, p := range overlay {
 		if p.index*merkle.PageSize >= uint64(len(mem)) {
@@ -242,11 +248,9 @@ type overlayPage struct {
 
 // imageFor returns, referenced, an image of contract id and the pages where
 // root differs from it: the current image when it is close enough (when it
-// is of root itself, if exact), otherwise a new one built at root.
-func (e *Engine) imageFor(id merkle.ContractID, root merkle.Hash, length uint64, exact bool) (*memImage, []overlayPage, error) {
-	if img := e.images.acquire(id); img != nil && exact && img.root != root {
-		e.images.release(img)
-	} else if img != nil {
+// otherwise a new one built at root.
+func (e *Engine) imageFor(id merkle.ContractID, root merkle.Hash, length uint64) (*memImage, []overlayPage, error) {
+	if img := e.images.acquire(id); img != nil {
 		overlay, err := e.overlay(img, root)
 		if err == nil {
 			return img, overlay, nil
@@ -275,6 +279,47 @@ func (e *Engine) imageFor(id merkle.ContractID, root merkle.Hash, length uint64,
 		return nil, nil, err
 	}
 	return e.images.add(img), nil, nil
+}
+
+// mapOverlay maps the overlay pages over mem (an image's mapping) from a
+// file of their own, each run of consecutive pages with one mmap: they
+// read as root's pages, yet stay unpopulated until touched. The file is
+// closed at once (the mappings keep it).
+func (e *Engine) mapOverlay(overlay []overlayPage, mem []byte) error {
+	if len(overlay) == 0 {
+		return nil
+	}
+	f, err := newImageFile(uint64(len(mem)))
+	if err != nil {
+		return fmt.Errorf("%w: overlay file: %w", ErrInternal, err)
+	}
+	defer f.close()
+	buf := make([]byte, merkle.PageSize)
+	for _, p := range overlay {
+		if p.index*merkle.PageSize >= uint64(len(mem)) || p.hash == merkle.EmptyPageHash() {
+			continue // past the mapping, or zero: a hole reads as zero
+		}
+		if err := e.store.ReadPage(p.hash, buf); err != nil {
+			return err
+		}
+		if err := f.writePage(p.index, buf); err != nil {
+			return fmt.Errorf("%w: overlay file: %w", ErrInternal, err)
+		}
+	}
+	for i := 0; i < len(overlay); {
+		j := i + 1
+		for j < len(overlay) && overlay[j].index == overlay[j-1].index+1 {
+			j++
+		}
+		from, to := overlay[i].index*merkle.PageSize, min(overlay[j-1].index*merkle.PageSize+merkle.PageSize, uint64(len(mem)))
+		if from < to {
+			if err := f.mapAt(mem[from:to], from); err != nil {
+				return fmt.Errorf("%w: map overlay: %w", ErrInternal, err)
+			}
+		}
+		i = j
+	}
+	return nil
 }
 
 // overlay lists the pages where root differs from img.

@@ -54,13 +54,16 @@ func (f imageFile) writePage(i uint64, page []byte) error {
 // growth) is untouched. MAP_NORESERVE: a private writable mapping is
 // otherwise charged in full against the commit limit, which refuses a
 // sparse memory of a TiB although only its written pages will ever exist.
-func (f imageFile) mapOver(mem []byte) error {
+func (f imageFile) mapOver(mem []byte) error { return f.mapAt(mem, 0) }
+
+// mapAt is mapOver from the file's offset off (page-aligned) on.
+func (f imageFile) mapAt(mem []byte, off uint64) error {
 	if len(mem) == 0 {
 		return nil
 	}
 	addr := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 	r, _, errno := syscall.Syscall6(syscall.SYS_MMAP, addr, uintptr(len(mem)),
-		syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED|syscall.MAP_NORESERVE, uintptr(f.fd), 0)
+		syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED|syscall.MAP_NORESERVE, uintptr(f.fd), uintptr(off))
 	if errno != 0 {
 		return errno
 	}
