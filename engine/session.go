@@ -253,6 +253,13 @@ func (s *Session) changedIDs(match func(*contract) bool) []merkle.ContractID {
 	return ids
 }
 
+// clearEphemeral drops the ephemeral data, as a commit does.
+func (s *Session) clearEphemeral() {
+	clear(s.eph)
+	s.ephBytes = 0
+	s.recordCommit()
+}
+
 // Commit writes everything the session changed in one atomic, synced batch
 // and returns the new root, which becomes the session's base. Ephemeral
 // data is cleared. A ctx done before the batch is written stops the commit
@@ -289,8 +296,7 @@ func (s *Session) Commit(ctx context.Context) (merkle.Hash, error) {
 		for _, id := range touched {
 			s.contracts[id].committed()
 		}
-		clear(s.eph)
-		s.ephBytes = 0
+		s.clearEphemeral()
 		return root, nil
 	}
 	if err := ctxErr(ctx); err != nil { // the trees are hashed, nothing written
@@ -328,7 +334,6 @@ func (s *Session) Commit(ctx context.Context) (merkle.Hash, error) {
 	}
 	s.e.unpin(s.base)
 	s.base = root
-	clear(s.eph)
-	s.ephBytes = 0
+	s.clearEphemeral()
 	return root, nil
 }

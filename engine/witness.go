@@ -212,6 +212,13 @@ func (s *Session) recordDeploy(code []byte, opts DeployOptions, id merkle.Contra
 	s.rec.result(&s.rec.ops[len(s.rec.ops)-1], nil, nil, err)
 }
 
+// recordCommit logs a commit: ephemeral data is cleared there.
+func (s *Session) recordCommit() {
+	if s.rec != nil {
+		s.rec.ops = append(s.rec.ops, witness.Op{Kind: witness.OpCommit})
+	}
+}
+
 // recordMetadata logs a metadata change.
 func (s *Session) recordMetadata(key string, value []byte) {
 	if s.rec != nil {

@@ -328,3 +328,44 @@ func TestWitnessReplayScript(t *testing.T) {
 	}
 	t.Logf("%d ops, %d bytes (code included)", res.Ops, len(enc))
 }
+
+// TestWitnessCommitClearsEphemeral: a commit inside a recorded session
+// clears ephemeral data; the replay (one session, no commits) must see the
+// same, or an eph_get after the commit would differ.
+func TestWitnessCommitClearsEphemeral(t *testing.T) {
+	e := witnessEngine(t, Options{})
+	s0 := newSession(t, e, merkle.EmptyState())
+	id := deploy(t, s0, "ephemeral", DeployOptions{})
+	pre := commit(t, s0)
+	s, err := e.NewSession(pre, SessionOptions{RecordWitness: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	key := []byte("k")
+	if _, err := s.Call(ctx, id, "eph_set", append(append(u32(uint32(len(key))), key...), 'v'), gas); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s)
+	r, err := s.Call(ctx, id, "eph_get", key, gas)
+	if err != nil || string(r.Data) != "\xff\xff\xff\xff" {
+		t.Fatalf("eph_get after commit: %x, %v", r.Data, err)
+	}
+	w, err := s.Witness(ctx, WitnessOptions{IncludeCode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Replay(ctx, w, pre, w.PostRoot, ReplayOptions{}); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	ops := 0
+	for _, op := range w.Ops {
+		if op.Kind == witness.OpCommit {
+			ops++
+		}
+	}
+	if ops != 1 {
+		t.Fatalf("%d commit operations recorded, want 1", ops)
+	}
+}

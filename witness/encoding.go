@@ -24,6 +24,7 @@ import (
 //	op       = 1 id:32 flen:u16 fn alen:u32 arg gas:u64 feed:u8 result
 //	         | 2 code_hash:32 olen:u32 owner alen:u32 arg nonce:u64 gas:u64 explicit:u8 id:32 result
 //	         | 3 klen:u16 key vlen:u32 value
+//	         | 4                                   (a commit: ephemeral data cleared)
 //	result   = status:u8 spent:u64 olen:u32 output digest:32
 
 const flagCode = 1
@@ -78,7 +79,7 @@ func (w *Witness) MarshalBinary() ([]byte, error) {
 
 func (op *Op) append(b []byte) []byte {
 	b = op.appendInput(b)
-	if op.Kind == OpMetadata {
+	if op.Kind == OpMetadata || op.Kind == OpCommit {
 		return b
 	}
 	b = append(b, byte(op.Status))
@@ -394,6 +395,8 @@ func (d *decoder) op() Op {
 		if d.err == nil && op.Key == "" {
 			d.fail("empty metadata key")
 		}
+		return op
+	case OpCommit:
 		return op
 	default:
 		d.off--

@@ -86,6 +86,9 @@ const (
 	OpCall     OpKind = 1
 	OpDeploy   OpKind = 2
 	OpMetadata OpKind = 3
+	// OpCommit marks a commit of the session: state is unchanged by it,
+	// but the session's ephemeral data is cleared there.
+	OpCommit OpKind = 4
 )
 
 func (k OpKind) String() string {
@@ -96,6 +99,8 @@ func (k OpKind) String() string {
 		return "deploy"
 	case OpMetadata:
 		return "metadata"
+	case OpCommit:
+		return "commit"
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
 }
