@@ -98,6 +98,7 @@ func (f *fixture) build(t testing.TB) *witness.Witness {
 	w.Ops = []witness.Op{
 		{Kind: witness.OpCall, Contract: f.leaves[0].ID, Function: "add", Arg: []byte{1}, GasLimit: 1000, Status: witness.StatusOK, GasSpent: 10, Output: []byte{2}, Digest: d.Sum()},
 		{Kind: witness.OpMetadata, Key: "block_height", Value: []byte{8}},
+		{Kind: witness.OpCommit},
 		{Kind: witness.OpCall, Contract: f.absent, Function: "x", Arg: []byte{}, GasLimit: 5, Status: witness.StatusRejected, Output: []byte{}, Digest: witness.EmptyDigest()},
 		{Kind: witness.OpDeploy, CodeHash: merkle.HashCode([]byte{9}), Owner: []byte{}, Arg: []byte{}, Nonce: 3, GasLimit: 0, Contract: f.absent,
 			Status: witness.StatusFailed, GasSpent: 4, Output: []byte{}, Digest: witness.EmptyDigest()},
