@@ -80,101 +80,106 @@ func memArg(r *reader) error {
 func (w *walker) expr(r *reader, code bool) error {
 	depth := 0
 	for {
-		at := r.pos
-		op, err := r.byte()
+		op, err := w.instr(r, code)
 		if err != nil {
 			return err
 		}
-		k := ops[op]
 		switch op {
-		case prefixFC, prefixFD:
-			sub, err := r.u32()
-			if err != nil {
-				return err
-			}
-			t := fcOps[:]
-			if op == prefixFD {
-				t = fdOps[:]
-			}
-			k = 0
-			if sub < uint32(len(t)) {
-				k = t[sub]
-			}
-			if k == 0 {
-				return r.fail(ErrMalformed, at, "unknown or disabled instruction 0x%02x %d", op, sub)
-			}
-		}
-		switch k {
-		case 0:
-			return r.fail(ErrMalformed, at, "unknown or disabled opcode 0x%02x", op)
-		case immNone:
-			if op == opEnd {
-				if depth == 0 {
-					return nil
-				}
-				depth--
-			}
-		case immBlock:
-			err = blockType(r)
+		case opBlock, opLoop, opIf:
 			depth++
-		case immIdx, immMem:
-			_, err = r.u32()
-		case immIdx2:
-			if _, err = r.u32(); err == nil {
-				_, err = r.u32()
+		case opEnd:
+			if depth == 0 {
+				return nil
 			}
-		case immBrTable:
-			var n uint32
-			if n, err = r.u32(); err == nil {
-				for i := uint64(0); i <= uint64(n) && err == nil; i++ {
-					_, err = r.u32()
-				}
-			}
-		case immSelect:
-			var n uint32
-			if n, err = r.u32(); err == nil {
-				for i := uint32(0); i < n && err == nil; i++ {
-					err = valType(r)
-				}
-			}
-		case immMemArg:
-			err = memArg(r)
-		case immMemLane:
-			if err = memArg(r); err == nil {
-				err = r.skip(1)
-			}
-		case immGrow:
-			var mem uint32
-			if mem, err = r.u32(); err != nil {
-				return err
-			}
-			if !code {
-				return r.fail(ErrMalformed, at, "memory.grow in a constant expression")
-			}
-			if mem != 0 {
-				return r.fail(ErrUnsupported, at, "memory.grow of memory %d", mem)
-			}
-			w.edits = append(w.edits, edit{at: at})
-			w.sites++
-		case immFunc:
-			err = w.funcIdx(r)
-		case immI32:
-			_, err = r.leb(32, true)
-		case immI64:
-			_, err = r.leb(64, true)
-		case immF32:
-			err = r.skip(4)
-		case immF64:
-			err = r.skip(8)
-		case immHeap:
-			_, err = r.s33()
-		case immLane:
-			err = r.skip(1)
-		case immV128:
-			err = r.skip(16)
-		}
-		if err != nil {
-			return err
+			depth--
 		}
 	}
+}
+
+// instr decodes the instruction at r.pos and records its edits. It returns
+// the opcode: the byte, or for a prefixed instruction the prefix shifted
+// left by 16 bits, or'ed with the sub-opcode.
+func (w *walker) instr(r *reader, code bool) (uint32, error) {
+	at := r.pos
+	b, err := r.byte()
+	if err != nil {
+		return 0, err
+	}
+	op, k := uint32(b), ops[b]
+	if b == prefixFC || b == prefixFD {
+		sub, err := r.u32()
+		if err != nil {
+			return 0, err
+		}
+		t := fcOps[:]
+		if b == prefixFD {
+			t = fdOps[:]
+		}
+		if sub >= uint32(len(t)) || t[sub] == 0 {
+			return 0, r.fail(ErrMalformed, at, "unknown or disabled instruction 0x%02X %d", b, sub)
+		}
+		op, k = op<<16|sub, t[sub]
+	}
+	switch k {
+	case 0:
+		return 0, r.fail(ErrMalformed, at, "unknown or disabled opcode 0x%02X", b)
+	case immBlock:
+		err = blockType(r)
+	case immIdx, immMem:
+		_, err = r.u32()
+	case immIdx2:
+		if _, err = r.u32(); err == nil {
+			_, err = r.u32()
+		}
+	case immBrTable:
+		var n uint32
+		if n, err = r.u32(); err == nil {
+			for i := uint64(0); i <= uint64(n) && err == nil; i++ {
+				_, err = r.u32()
+			}
+		}
+	case immSelect:
+		var n uint32
+		if n, err = r.u32(); err == nil {
+			for i := uint32(0); i < n && err == nil; i++ {
+				err = valType(r)
+			}
+		}
+	case immMemArg:
+		err = memArg(r)
+	case immMemLane:
+		if err = memArg(r); err == nil {
+			err = r.skip(1)
+		}
+	case immGrow:
+		var mem uint32
+		if mem, err = r.u32(); err != nil {
+			return 0, err
+		}
+		if !code {
+			return 0, r.fail(ErrMalformed, at, "memory.grow in a constant expression")
+		}
+		if mem != 0 {
+			return 0, r.fail(ErrUnsupported, at, "memory.grow of memory %d", mem)
+		}
+		w.edits = append(w.edits, edit{at: at})
+		w.sites++
+	case immFunc:
+		err = w.funcIdx(r)
+	case immI32:
+		_, err = r.leb(32, true)
+	case immI64:
+		_, err = r.leb(64, true)
+	case immF32:
+		err = r.skip(4)
+	case immF64:
+		err = r.skip(8)
+	case immHeap:
+		_, err = r.s33()
+	case immLane:
+		err = r.skip(1)
+	case immV128:
+		err = r.skip(16)
+	}
+	return op, err
 }

@@ -180,12 +180,7 @@ func (m *module) section(r *reader, s *section) error {
 		}
 	case secGlobal:
 		for range n {
-			if err := valType(r); err == nil {
-				if _, err = r.byte(); err == nil { // mutability
-					err = m.expr(r, false)
-				}
-			}
-			if err != nil {
+			if err := m.global(r); err != nil {
 				return err
 			}
 		}
@@ -226,6 +221,17 @@ func (m *module) section(r *reader, s *section) error {
 		r.pos = s.end
 	}
 	return nil
+}
+
+// global reads a global: its type, mutability and initializer.
+func (m *module) global(r *reader) error {
+	if err := valType(r); err != nil {
+		return err
+	}
+	if _, err := r.byte(); err != nil {
+		return err
+	}
+	return m.expr(r, false)
 }
 
 func (m *module) importEntry(r *reader) error {
