@@ -283,7 +283,7 @@ func genModule(data []byte) (src string, mem64 bool, arg int32) {
 			case 13:
 				s = fmt.Sprintf("(if (i32.eq (i32.and (global.get $g) (i32.const 15)) (i32.const %d)) (then unreachable))", next()%16)
 			case 14:
-				s = add("(block (result i32) " + wrap(fmt.Sprintf("(memory.grow (%s.const 1))", A)) + ")") +
+				s = add("(block (result i32) "+wrap(fmt.Sprintf("(memory.grow (%s.const 1))", A))+")") +
 					" (global.set $n (i32.add (global.get $n) (i32.const 1)))"
 			case 15:
 				s = fmt.Sprintf("(drop (i32.load (%s.const %d)))", A, next()*1024)
