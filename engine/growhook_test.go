@@ -1,13 +1,11 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -213,28 +211,12 @@ func TestUnpaidGrowthMapsNothing(t *testing.T) {
 		{"grower64", 1 << 24, 2 << 40},
 	} {
 		t.Run(c.contract, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestUnpaidGrowthMapsNothing$", "-test.v")
-			cmd.Env = append(os.Environ(), "WASMSTATE_UNPAID_CHILD=1", "GROW_CONTRACT="+c.contract,
-				"GROW_PAGES="+strconv.FormatUint(c.pages, 10), "GROW_MAX="+strconv.FormatUint(c.maxMem, 10))
-			done := make(chan struct{})
-			timer := time.AfterFunc(2*time.Minute, func() {
-				select {
-				case <-done:
-				default:
-					cmd.Process.Kill()
-				}
-			})
-			out, err := cmd.CombinedOutput()
-			close(done)
-			timer.Stop()
+			out, err := runChild("TestUnpaidGrowthMapsNothing", []string{"WASMSTATE_UNPAID_CHILD=1", "GROW_CONTRACT=" + c.contract,
+				"GROW_PAGES=" + strconv.FormatUint(c.pages, 10), "GROW_MAX=" + strconv.FormatUint(c.maxMem, 10)}, 2*time.Minute)
 			if err != nil {
-				t.Fatalf("child: %v\n%s", err, tail(string(out), 3000))
+				t.Fatalf("child: %v\n%s", err, tail(out, 3000))
 			}
-			i := bytes.Index(out, []byte("unpaid: "))
-			if i < 0 {
-				t.Fatalf("child gave no result:\n%s", tail(string(out), 3000))
-			}
-			t.Log(strings.SplitN(string(out[i:]), "\n", 2)[0])
+			t.Log(childResult(t, out, "unpaid: "))
 		})
 	}
 }

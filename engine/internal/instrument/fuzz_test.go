@@ -121,37 +121,12 @@ type outcome struct {
 
 // execute runs main(arg) of a generated module.
 func execute(t *testing.T, wasm []byte, mem64 bool, arg int32, hook bool) (outcome, []uint64) {
-	e := engineForFuzz()
-	st := wasmtime.NewStore(e)
-	st.SetFuel(1 << 40)
-	st.SetEpochDeadline(1 << 40)
-	l := wasmtime.NewLinker(e)
-	i32 := wasmtime.NewValType(wasmtime.KindI32)
-	ii := wasmtime.NewFuncType([]*wasmtime.ValType{i32}, []*wasmtime.ValType{i32})
-	if err := l.FuncNew("env", "imp", ii, func(_ *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
-		return []wasmtime.Val{wasmtime.ValI32(a[0].I32()*7 + 3)}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	st, l := newStore(t, "imp")
 	var deltas []uint64
 	if hook {
-		addr := i32
-		if mem64 {
-			addr = wasmtime.NewValType(wasmtime.KindI64)
-		}
-		ht := wasmtime.NewFuncType([]*wasmtime.ValType{addr}, []*wasmtime.ValType{addr})
-		if err := l.FuncNew(instrument.HookModule, instrument.HookName, ht, func(_ *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
-			if mem64 {
-				deltas = append(deltas, uint64(a[0].I64()))
-			} else {
-				deltas = append(deltas, uint64(uint32(a[0].I32())))
-			}
-			return a, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		defineHook(t, l, mem64, &deltas)
 	}
-	m, err := wasmtime.NewModule(e, wasm)
+	m, err := wasmtime.NewModule(engineForFuzz(), wasm)
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}

@@ -91,11 +91,7 @@ func watModule(t *testing.T, src string) []byte {
 // memory's size and contents, the counter global.
 func run(t *testing.T, wasm []byte, mem64 bool, hook *[]uint64) string {
 	t.Helper()
-	e := wasmtime.NewEngineWithConfig(engine.WasmtimeConfig())
-	st := wasmtime.NewStore(e)
-	st.SetFuel(1 << 40)
-	st.SetEpochDeadline(1 << 40)
-	l := wasmtime.NewLinker(e)
+	st, l := newStore(t, "f")
 	i32 := wasmtime.NewValType(wasmtime.KindI32)
 	ii := wasmtime.NewFuncType([]*wasmtime.ValType{i32}, []*wasmtime.ValType{i32})
 	must := func(err error) {
@@ -104,9 +100,6 @@ func run(t *testing.T, wasm []byte, mem64 bool, hook *[]uint64) string {
 			t.Fatal(err)
 		}
 	}
-	must(l.FuncNew("env", "f", ii, func(_ *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
-		return []wasmtime.Val{wasmtime.ValI32(a[0].I32()*7 + 3)}, nil
-	}))
 	must(l.FuncNew("env", "g", ii, func(_ *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
 		return []wasmtime.Val{wasmtime.ValI32(a[0].I32() ^ 0x5555)}, nil
 	}))
@@ -117,21 +110,9 @@ func run(t *testing.T, wasm []byte, mem64 bool, hook *[]uint64) string {
 	must(err)
 	must(l.Define(st, "env", "glob", g))
 	if hook != nil {
-		addr := i32
-		if mem64 {
-			addr = wasmtime.NewValType(wasmtime.KindI64)
-		}
-		ht := wasmtime.NewFuncType([]*wasmtime.ValType{addr}, []*wasmtime.ValType{addr})
-		must(l.FuncNew(instrument.HookModule, instrument.HookName, ht, func(_ *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
-			if mem64 {
-				*hook = append(*hook, uint64(a[0].I64()))
-			} else {
-				*hook = append(*hook, uint64(uint32(a[0].I32())))
-			}
-			return a, nil
-		}))
+		defineHook(t, l, mem64, hook)
 	}
-	m, err := wasmtime.NewModule(e, wasm)
+	m, err := wasmtime.NewModule(engineForFuzz(), wasm)
 	must(err)
 	inst, err := l.Instantiate(st, m)
 	must(err)
@@ -158,6 +139,49 @@ func run(t *testing.T, wasm []byte, mem64 bool, hook *[]uint64) string {
 	fmt.Fprintf(&out, "memory %d pages, sum %d\n", mem.Size(st), checksum(mem.UnsafeData(st)))
 	fmt.Fprintf(&out, "counter %v\n", inst.GetExport(st, "counter").Global().Get(st).I32())
 	return out.String()
+}
+
+// newStore returns a store of the engine's configuration, with fuel and
+// an epoch deadline out of reach, and a linker defining the import env.name
+// as x*7+3.
+func newStore(t *testing.T, name string) (*wasmtime.Store, *wasmtime.Linker) {
+	t.Helper()
+	e := engineForFuzz()
+	st := wasmtime.NewStore(e)
+	st.SetFuel(1 << 40)
+	st.SetEpochDeadline(1 << 40)
+	l := wasmtime.NewLinker(e)
+	i32 := wasmtime.NewValType(wasmtime.KindI32)
+	ii := wasmtime.NewFuncType([]*wasmtime.ValType{i32}, []*wasmtime.ValType{i32})
+	err := l.FuncNew("env", name, ii, func(_ *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
+		return []wasmtime.Val{wasmtime.ValI32(a[0].I32()*7 + 3)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, l
+}
+
+// defineHook defines a growth hook that records the deltas it sees in
+// deltas and returns them unchanged.
+func defineHook(t *testing.T, l *wasmtime.Linker, mem64 bool, deltas *[]uint64) {
+	t.Helper()
+	addr := wasmtime.NewValType(wasmtime.KindI32)
+	if mem64 {
+		addr = wasmtime.NewValType(wasmtime.KindI64)
+	}
+	ht := wasmtime.NewFuncType([]*wasmtime.ValType{addr}, []*wasmtime.ValType{addr})
+	err := l.FuncNew(instrument.HookModule, instrument.HookName, ht, func(_ *wasmtime.Caller, a []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
+		if mem64 {
+			*deltas = append(*deltas, uint64(a[0].I64()))
+		} else {
+			*deltas = append(*deltas, uint64(uint32(a[0].I32())))
+		}
+		return a, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func checksum(b []byte) uint64 {
