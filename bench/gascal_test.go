@@ -20,7 +20,8 @@ import (
 // Shapes: a plain loop; a loop writing many pages; nested calls that
 // succeed, that run out of gas, and that are refused at the depth cap; a
 // wasm stack overflow; many small events; a 64 KiB event; a memory growth
-// that fails (and is reverted).
+// that fails (and is reverted); memory.grow refused (its hook's price
+// alone) and growth one page at a time.
 func BenchmarkGasCalibration(b *testing.B) {
 	ctx := context.Background()
 	e, err := engine.OpenInMemory(engine.Options{Logger: quiet, CallDepth: 8, Queries: map[string]engine.HostQuery{
@@ -62,6 +63,8 @@ func BenchmarkGasCalibration(b *testing.B) {
 		{"events-1000", ev, "emit_events", u32s(1000), bigGas},
 		{"event-64KiB", ev, "emit_big", u32s(65536), bigGas},
 		{"grow-and-fail", gr, "grow_and_panic", u32s(256), bigGas},
+		{"grow-refused", gr, "grow_loop", u32s(10000, 0xFFFFFFFF), bigGas},
+		{"grow-by-page", gr, "grow_loop", u32s(1000, 1), bigGas},
 		{"query-64KiB", hl, "query", loopArg(100, 65528), bigGas},
 		{"metadata-64KiB", hl, "metadata", loopArg(100, 0), bigGas},
 		{"eph-64KiB", hl, "eph", loopArg(100, 65528), bigGas},

@@ -341,7 +341,8 @@ func trapReason(msg string) string {
 }
 
 // collect journals the pages of c written since its last collect, and a
-// growth of its memory, under the running frame, and charges for them.
+// growth of its memory, under the running frame, and charges for the
+// pages (growth was paid in memory.grow, growhook.go).
 func (s *Session) collect(c *contract) error {
 	mem := c.refresh()
 	newLen := uint64(len(mem))
@@ -381,9 +382,6 @@ func (s *Session) collect(c *contract) error {
 			newLen = c.memLen
 		} else {
 			s.journal = append(s.journal, undo{kind: undoLen, c: c, oldLen: c.memLen})
-			if newLen > c.memLen {
-				gas += (newLen - c.memLen) / merkle.WasmPageSize * GasMemoryGrow
-			}
 			c.memLen, c.changed = newLen, true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v39"
 	"github.com/zeebo/blake3"
 
+	"github.com/wasmstate/wasmstate/engine/internal/instrument"
 	"github.com/wasmstate/wasmstate/engine/internal/wasmbin"
 	"github.com/wasmstate/wasmstate/hostfns"
 	"github.com/wasmstate/wasmstate/merkle"
@@ -92,7 +93,13 @@ func (e *Engine) module(code []byte, codeHash merkle.Hash) (*module, error) {
 		}
 	}
 	if wm == nil {
-		wm, err = wasmtime.NewModule(e.wt, rewritten)
+		// Compiled with growth priced in the memory.grow path (growhook.go);
+		// the stored code and its hash stay the deployed bytes.
+		compiled, _, err := instrument.MemoryGrow(rewritten)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+		}
+		wm, err = wasmtime.NewModule(e.wt, compiled)
 		if err != nil {
 			return nil, fmt.Errorf("%w: compile: %w", ErrInvalidModule, err)
 		}

@@ -18,6 +18,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/wasmstate/wasmstate/engine/dirty"
+	"github.com/wasmstate/wasmstate/engine/internal/instrument"
 	"github.com/wasmstate/wasmstate/hostfns"
 	"github.com/wasmstate/wasmstate/merkle"
 	"github.com/wasmstate/wasmstate/pagestore"
@@ -313,6 +314,9 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 		if err := hostfns.Define(l, k, envOf); err != nil {
 			return nil, err
 		}
+		if err := defineGrowHook(l, k); err != nil {
+			return nil, err
+		}
 		e.linkers[i] = l
 	}
 	go e.tickEpochs(e.stopTick, e.tickDone)
@@ -328,7 +332,7 @@ func WasmtimeConfig() *wasmtime.Config { return wasmConfig() }
 
 // wasmConfig is the one wasmtime configuration of the engine; the
 // compiled-code cache key includes configFingerprint, which must change
-// with it.
+// with it (and with the instrumentation of the compiled code).
 func wasmConfig() *wasmtime.Config {
 	c := wasmtime.NewConfig()
 	c.SetConsumeFuel(true)
@@ -346,7 +350,7 @@ func wasmConfig() *wasmtime.Config {
 	return c
 }
 
-const configFingerprint = "fuel,mem64,nan-canon,no-threads,no-multimem,no-gc,no-relaxed-simd,no-tailcall,stack512k,epoch"
+const configFingerprint = "fuel,mem64,nan-canon,no-threads,no-multimem,no-gc,no-relaxed-simd,no-tailcall,stack512k,epoch," + instrument.Version
 
 // Info describes the engine.
 func (e *Engine) Info() Info {

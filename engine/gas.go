@@ -10,8 +10,13 @@ const (
 	// charged; one changed both before and after a nested call is charged
 	// twice (SPEC.md §11; TestGasTranscript's write_pages and call_between).
 	GasPageWrite = 4000
-	// GasMemoryGrow is charged per 64 KiB wasm page of memory growth.
+	// GasMemoryGrow is charged per 64 KiB wasm page of memory growth, in
+	// the memory.grow path before the memory grows (growhook.go): a growth
+	// the frame cannot pay fails it out of gas with nothing mapped.
 	GasMemoryGrow = 10000
+	// GasGrowHook is charged for every memory.grow executed, whether it
+	// succeeds or returns -1: the price of the host call that meters it.
+	GasGrowHook = 1700
 	// GasFrameFailure is charged for every call frame that fails after it
 	// started (a trap, a panic, running out of gas): unwinding a trap and
 	// reverting a frame cost the host as much as thousands of instructions

@@ -57,6 +57,7 @@ var priceConstants = map[string]uint64{
 	"GasEphemeralByte": hostfns.GasEphemeralByte,
 	"GasPageWrite":     GasPageWrite,
 	"GasMemoryGrow":    GasMemoryGrow,
+	"GasGrowHook":      GasGrowHook,
 	"GasFrameFailure":  GasFrameFailure,
 	"GasStackOverflow": GasStackOverflow,
 	"CalleeGasPercent": CalleeGasPercent,

@@ -6,9 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
@@ -157,4 +160,27 @@ func commit(t testing.TB, s *Session) merkle.Hash {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// runChild runs the test named test of this test binary in a child
+// process, with env added to its environment, killed after timeout, and
+// returns its output.
+func runChild(test string, env []string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// childResult returns the line of a child's output that starts with
+// prefix, failing the test when there is none.
+func childResult(t testing.TB, out, prefix string) string {
+	t.Helper()
+	i := strings.Index(out, prefix)
+	if i < 0 {
+		t.Fatalf("child gave no result:\n%s", tail(out, 3000))
+	}
+	return strings.SplitN(out[i:], "\n", 2)[0]
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,31 +45,14 @@ func TestGrowthUnderAddressLimit(t *testing.T) {
 			if c.tracker == "auto" && dirty.UnavailableReason(dirty.UffdWP) != nil && os.Getenv("WASMSTATE_REQUIRE_UFFD") == "" {
 				t.Logf("uffd-wp unavailable: the auto case runs on compare")
 			}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestGrowthUnderAddressLimit$", "-test.v")
-			cmd.Env = append(os.Environ(), "WASMSTATE_GROW_CHILD=1",
-				"GROW_CONTRACT="+c.contract, "GROW_PAGES="+strconv.Itoa(int(c.pages)),
-				"GROW_TRACKER="+c.tracker, "GROW_MAX="+strconv.FormatUint(c.maxMem, 10),
-				"GROW_LIMIT="+strconv.FormatUint(c.limitGiB<<30, 10))
-			done := make(chan struct{})
-			timer := time.AfterFunc(5*time.Minute, func() {
-				select {
-				case <-done:
-				default:
-					cmd.Process.Kill()
-				}
-			})
-			out, err := cmd.CombinedOutput()
-			close(done)
-			timer.Stop()
-			text := string(out)
+			text, err := runChild("TestGrowthUnderAddressLimit", []string{"WASMSTATE_GROW_CHILD=1",
+				"GROW_CONTRACT=" + c.contract, "GROW_PAGES=" + strconv.Itoa(int(c.pages)),
+				"GROW_TRACKER=" + c.tracker, "GROW_MAX=" + strconv.FormatUint(c.maxMem, 10),
+				"GROW_LIMIT=" + strconv.FormatUint(c.limitGiB<<30, 10)}, 5*time.Minute)
 			if err != nil || strings.Contains(text, "fatal error") || strings.Contains(text, "panic:") {
 				t.Fatalf("child died: %v\n%s", err, tail(text, 3000))
 			}
-			i := strings.Index(text, "grow-result: ")
-			if i < 0 {
-				t.Fatalf("child gave no result:\n%s", tail(text, 3000))
-			}
-			t.Log(strings.SplitN(text[i:], "\n", 2)[0])
+			t.Log(childResult(t, text, "grow-result: "))
 		})
 	}
 }

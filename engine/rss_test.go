@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -105,8 +106,8 @@ func TestMemoryReturned(t *testing.T) {
 	}
 	s.Close()
 	e.Close()
-	// sessions loads the contract warm and cold (image), writes, and
-	// fails a growth, rounds times, then closes everything.
+	// sessions loads the contract warm and cold (image), writes, grows
+	// it and fails a growth, rounds times, then closes everything.
 	sessions := func(rounds int) {
 		e := open(o)
 		for i := range rounds {
@@ -116,8 +117,19 @@ func TestMemoryReturned(t *testing.T) {
 				if _, err := ss.Call(context.Background(), id, "write", u32s(8, 200, uint32(i)), 1<<40); err != nil {
 					t.Fatal(err)
 				}
-				// A growth to 256 MiB that runs out of gas after the grow.
-				ss.Call(context.Background(), id, "grow", u32s(4096), 20_000)
+				// A growth by 256 MiB, paid, in a session then dropped,
+				// and one that fails after the grow (growth is paid
+				// before it happens: a call that cannot pay grows nothing).
+				if _, err := ss.Call(context.Background(), id, "grow", u32s(4096), 1<<40); err != nil {
+					t.Fatal(err)
+				}
+				gid, err := ss.Deploy(context.Background(), wasm(t, "grower"), DeployOptions{Nonce: uint64(i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := ss.Call(context.Background(), gid, "grow_and_panic", u32s(4096), 1<<40); !errors.Is(err, ErrPanic) {
+					t.Fatalf("grow_and_panic: %v", err)
+				}
 			}
 			s2.Close()
 			s.Close()

@@ -7,7 +7,8 @@
 ;; next to it: wasmtime charges one unit of fuel per operator except nop,
 ;; drop, block, loop, else, end, unreachable and return (0), plus one for
 ;; entering the function. The transcript's fuel counts are these plus one
-;; (plus two more where a callee's noop runs).
+;; (plus two more where a callee's noop runs, plus one per memory.grow: the
+;; call of the growth hook the engine compiles in before it, SPEC.md §11).
 ;;
 ;; Memory map (2 pages):
 ;;   0x0100 .. 0x0120   the callee id (set by set_callee)
@@ -43,7 +44,8 @@
 ;;   eph_del     () -> ()                        GasHostCall + 2 key
 ;;   write_pages () -> ()  one byte 1 into each of 3 pages   GasPageWrite·3
 ;;                                                (0 when the bytes are already 1)
-;;   grow        () -> ()  memory.grow 1         GasMemoryGrow
+;;   grow        () -> ()  memory.grow 1         GasGrowHook + GasMemoryGrow
+;;   grow_refused () -> () memory.grow 2^32-1 pages, refused (-1): GasGrowHook
 ;;   set_callee  id -> ()  stores id at 0x100    GasPageWrite (page 0)
 ;;   call_noop   () -> callee's result of noop   GasHostCall + GasCallBase +
 ;;                                               4 name bytes + the callee's gas
@@ -188,9 +190,14 @@
     (i32.store8 (i32.const 0x4000) (i32.const 1))
     (i32.const 0))
 
-  ;; operators 3: i32.const, memory.grow, i32.const
+  ;; operators 3: i32.const, memory.grow, i32.const (+1: the hook's call)
   (func (export "grow") (param i32) (result i32)
     (drop (memory.grow (i32.const 1)))
+    (i32.const 0))
+
+  ;; operators 3: i32.const, memory.grow, i32.const (+1: the hook's call)
+  (func (export "grow_refused") (param i32) (result i32)
+    (drop (memory.grow (i32.const -1)))
     (i32.const 0))
 
   ;; operators 5: i32.const, global.get, i32.const, memory.copy, i32.const

@@ -21,6 +21,9 @@
 ;;   size            ()  -> u64 memory size in pages
 ;;   read_at         u64 address -> u8 the byte at that address (traps when
 ;;                                out of bounds)
+;;   grow_loop       (u32 n, u32 pages) -> u32 failures. n times
+;;                                memory.grow(pages), no marker; returns how
+;;                                many were refused (pages 0xFFFFFFFF: all)
 (module
   (import "env" "panic" (func $panic (param i32)))
 
@@ -77,4 +80,19 @@
       (then unreachable))
     (i32.store8 (global.get $A) (i32.load8_u (i32.wrap_i64 (local.get $addr))))
     (i32.const 1))
+;; n times memory.grow(pages); count the refusals.
+  (func (export "grow_loop") (param $len i32) (result i32)
+    (local $n i32) (local $pages i32) (local $failed i32)
+    (call $expect_len (local.get $len) (i32.const 8))
+    (local.set $n (i32.load (global.get $A)))
+    (local.set $pages (i32.load offset=4 (global.get $A)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n)))
+        (if (i32.eq (memory.grow (local.get $pages)) (i32.const -1))
+          (then (local.set $failed (i32.add (local.get $failed) (i32.const 1)))))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $next)))
+    (i32.store (global.get $A) (local.get $failed))
+    (i32.const 4))
 )
