@@ -27,3 +27,17 @@ const StateTreeHeight = 256
 // MaxProofRange is the largest byte range one range proof may prove (16 MiB).
 // It bounds what a verifier allocates for a proof it is handed.
 const MaxProofRange = 16 << 20
+
+// Limits of a multiproof (SPEC.md §7.6, §12). They bound what a verifier
+// allocates for a proof it is handed.
+const (
+	// MaxMultiIDs is the largest number of contract ids one multiproof (or
+	// one state part of it) may name.
+	MaxMultiIDs = 1 << 16
+	// MaxMultiRanges is the largest number of byte ranges one multiproof
+	// may prove.
+	MaxMultiRanges = 1 << 16
+	// MaxMultiPages is the largest number of distinct pages one multiproof
+	// may carry, over all its memory parts (and so in any one part).
+	MaxMultiPages = 1 << 16
+)

@@ -1,0 +1,251 @@
+package merkle
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
+
+// Binary encoding of the multiproof parts (SPEC.md §7.6); integers
+// little-endian:
+//
+//	statepart = nids:u32 id:32 × nids node…          (ids ascending by H_key)
+//	node      = tag:u8 (0 = Z, 1 = leaf:169, 2 = inner: left node, right node, 3 = hash:32)
+//	mempart   = [count:u32 index:u32 × count]        (only when the indices are encoded)
+//	            pagebits:⌈n/8⌉ page:4096 × popcount(pagebits)
+//	            membits:⌈m/8⌉  hash:32 × popcount(membits)
+//
+// The nodes are the pruned state tree in pre-order: a node some id leads to
+// is explored (tag 0, 1 or 2); the other child of an explored inner node is
+// tag 0 if empty, else tag 3 with its hash. m is the number of sibling
+// slots of the page set (multiSlots). Like the other proofs, each part has
+// exactly one encoding.
+
+func (e *encoder) u32(v uint32) { e.b = binary.LittleEndian.AppendUint32(e.b, v) }
+
+func (d *decoder) u32() uint32 {
+	if v := d.take(4); v != nil {
+		return binary.LittleEndian.Uint32(v)
+	}
+	return 0
+}
+
+// AppendBinary appends the state part's encoding to b. A proof Verify
+// rejects as malformed encodes to bytes the decoder rejects.
+func (p *StateMultiProof) AppendBinary(b []byte) []byte {
+	e := &encoder{b: b}
+	e.u32(uint32(len(p.IDs)))
+	for _, id := range p.IDs {
+		e.raw(id[:])
+	}
+	for i := range p.Nodes {
+		n := &p.Nodes[i]
+		e.u8(uint8(n.Kind))
+		switch n.Kind {
+		case StateLeaf:
+			e.raw(n.Leaf.Encode())
+		case StateHash:
+			e.raw(n.Hash[:])
+		}
+	}
+	return e.b
+}
+
+// DecodeStateMultiProof decodes a state part from the front of b and
+// returns it with the bytes after it. It accepts exactly the canonical
+// encoding; every error matches ErrMalformed.
+func DecodeStateMultiProof(b []byte) (p *StateMultiProof, rest []byte, err error) {
+	d := &decoder{b: b, what: "state multiproof"}
+	p = d.stateMulti()
+	if d.err != nil {
+		return nil, nil, d.err
+	}
+	return p, b[d.off:], nil
+}
+
+func (d *decoder) stateMulti() *StateMultiProof {
+	n := d.u32()
+	if d.err != nil {
+		return nil
+	}
+	if n > MaxMultiIDs {
+		d.off -= 4
+		d.fail("%d ids (at most %d)", n, MaxMultiIDs)
+		return nil
+	}
+	if int(n) > (len(d.b)-d.off)/32 {
+		d.fail("truncated: %d ids announced", n)
+		return nil
+	}
+	p := &StateMultiProof{IDs: make([]ContractID, n)}
+	keys := make([]Hash, n)
+	for i := range p.IDs {
+		copy(p.IDs[i][:], d.take(32))
+		keys[i] = StateKey(p.IDs[i])
+		if i > 0 && bytes.Compare(keys[i-1][:], keys[i][:]) >= 0 {
+			d.off -= 32
+			d.fail("ids not strictly ascending by state key at %d", i)
+			return nil
+		}
+	}
+	tagAt := 0
+	w := &stateWalk{ids: p.IDs, keys: keys,
+		next: func() (StateProofNode, error) {
+			tagAt = d.off
+			var n StateProofNode
+			n.Kind = StateNodeKind(d.u8())
+			switch n.Kind {
+			case StateLeaf:
+				n.Leaf = d.leaf()
+			case StateHash:
+				n.Hash = d.hash()
+			}
+			if d.err != nil {
+				return n, d.err
+			}
+			p.Nodes = append(p.Nodes, n)
+			return n, nil
+		},
+		malformed: func(format string, args ...any) error {
+			d.off = tagAt
+			d.fail(format, args...)
+			return d.err
+		},
+	}
+	if _, _, err := w.node(0, 0, len(p.IDs)); err != nil {
+		d.err = err
+		return nil
+	}
+	return p
+}
+
+// AppendBinary appends the memory part's encoding to b; withIndices puts
+// the page index list first (count:u32, index:u32 each). Without it the
+// decoder must be handed the indices (a multiproof derives them from its
+// byte ranges). A proof Root rejects may encode to bytes the decoder
+// rejects or reads as another proof.
+func (p *MemoryMultiProof) AppendBinary(b []byte, withIndices bool) []byte {
+	e := &encoder{b: b}
+	if withIndices {
+		e.u32(uint32(len(p.Pages)))
+		for _, i := range p.Pages {
+			e.u32(uint32(i))
+		}
+	}
+	zero := func(i int) bool { return i >= len(p.Data) || p.Data[i] == nil || isZero(p.Data[i]) }
+	e.bitmap(len(p.Pages), func(i int) bool { return !zero(i) })
+	for i := range p.Pages {
+		if !zero(i) {
+			e.raw(p.Data[i])
+		}
+	}
+	slots := multiSlotHeights(p.Pages)
+	empty := func(i int) bool { return i < len(slots) && p.Siblings[i] == emptyMemory[slots[i]] }
+	e.bitmap(len(p.Siblings), func(i int) bool { return !empty(i) })
+	for i, s := range p.Siblings {
+		if !empty(i) {
+			e.raw(s[:])
+		}
+	}
+	return e.b
+}
+
+// DecodeMemoryMultiProof decodes a memory part from the front of b and
+// returns it with the bytes after it. indices is nil when the part
+// encodes its page indices, else the indices it proves (strictly
+// ascending). It accepts exactly the canonical encoding; every error
+// matches ErrMalformed.
+func DecodeMemoryMultiProof(b []byte, indices []uint64) (*MemoryMultiProof, []byte, error) {
+	d := &decoder{b: b, what: "memory multiproof"}
+	p := d.memoryMulti(indices)
+	if d.err != nil {
+		return nil, nil, d.err
+	}
+	return p, b[d.off:], nil
+}
+
+func (d *decoder) memoryMulti(indices []uint64) *MemoryMultiProof {
+	if indices == nil {
+		n := d.u32()
+		if d.err != nil {
+			return nil
+		}
+		if n == 0 || n > MaxMultiPages {
+			d.off -= 4
+			d.fail("%d pages (1..%d)", n, MaxMultiPages)
+			return nil
+		}
+		if int(n) > (len(d.b)-d.off)/4 {
+			d.fail("truncated: %d page indices announced", n)
+			return nil
+		}
+		indices = make([]uint64, n)
+		for i := range indices {
+			indices[i] = uint64(d.u32())
+			if indices[i] >= MaxPages || i > 0 && indices[i] <= indices[i-1] {
+				d.off -= 4
+				d.fail("page index %d: not below %d and strictly ascending", indices[i], MaxPages)
+				return nil
+			}
+		}
+	} else {
+		if err := checkPageList(indices, d.what); err != nil {
+			d.err = err
+			return nil
+		}
+		indices = append([]uint64(nil), indices...)
+	}
+	p := &MemoryMultiProof{Pages: indices, Data: make([][]byte, len(indices))}
+	pbm := d.bitmap(len(indices))
+	if d.err != nil {
+		return nil
+	}
+	present := 0
+	for _, c := range pbm {
+		present += bits.OnesCount8(c)
+	}
+	if present > (len(d.b)-d.off)/PageSize {
+		d.fail("truncated: %d pages announced", present)
+		return nil
+	}
+	for i := range indices {
+		if bit(pbm, i) {
+			pg := d.take(PageSize)
+			if d.err == nil && isZero(pg) {
+				d.off -= PageSize
+				d.fail("present page %d is all zero", indices[i])
+				return nil
+			}
+			p.Data[i] = pg
+		}
+	}
+	slots := multiSlotHeights(indices)
+	mbm := d.bitmap(len(slots))
+	if d.err != nil {
+		return nil
+	}
+	present = 0
+	for _, c := range mbm {
+		present += bits.OnesCount8(c)
+	}
+	if present > (len(d.b)-d.off)/HashSize {
+		d.fail("truncated: %d memory siblings announced", present)
+		return nil
+	}
+	p.Siblings = make([]Hash, len(slots))
+	for i, h := range slots {
+		if bit(mbm, i) {
+			if p.Siblings[i] = d.hash(); d.err == nil && p.Siblings[i] == emptyMemory[h] {
+				d.off -= HashSize
+				d.fail("present memory sibling is the empty hash")
+				return nil
+			}
+		} else {
+			p.Siblings[i] = emptyMemory[h]
+		}
+	}
+	if d.err != nil {
+		return nil
+	}
+	return p
+}
