@@ -278,6 +278,11 @@ func DecodeProof(b []byte) (Proof, error) {
 	case kind == KindRange:
 		d.what = "range proof"
 		p = d.rangeProof()
+	case kind == KindMulti:
+		d.what = "multiproof"
+		if mp := d.multiProof(); mp != nil {
+			p = mp
+		}
 	default:
 		d.off--
 		d.fail("unknown kind %d", kind)

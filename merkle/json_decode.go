@@ -250,8 +250,19 @@ func DecodeProofJSON(b []byte) (Proof, error) {
 		if p, err = jsonRange(o); err != nil {
 			return nil, err
 		}
+	case `"multi"`:
+		mp, err := jsonMultiProof(o)
+		if err != nil {
+			return nil, err
+		}
+		// Round-trip through the binary form, so both accept the same proofs.
+		bin, err := mp.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		return DecodeProof(bin)
 	default:
-		return nil, jsonMalformed("kind %.30s: want \"range\", \"contract\" or \"absence\"", o["kind"])
+		return nil, jsonMalformed("kind %.30s: want \"range\", \"contract\", \"absence\" or \"multi\"", o["kind"])
 	}
 	sibs, err := jsonHashes(o["state_path"], "state_path", func(int) Hash { return EmptyState() })
 	if err != nil {

@@ -249,3 +249,100 @@ func (d *decoder) memoryMulti(indices []uint64) *MemoryMultiProof {
 	}
 	return p
 }
+
+// Binary body of a multiproof (kind 4):
+//
+//	multi = statepart nranges:u32 (idindex:u32 offset:u64 length:u64) × nranges
+//	        mempart × (number of distinct idindex), without indices
+//
+// idindex is the range's contract's position in the state part's ids; the
+// memory parts' page sets are derived from the ranges (SPEC.md §7.6).
+
+// MarshalBinary encodes the proof. A proof the decoder would not accept
+// (ids or ranges out of order, counts that do not match) is malformed.
+func (p *MultiProof) MarshalBinary() ([]byte, error) {
+	if _, err := p.structure(); err != nil {
+		return nil, err
+	}
+	size := 2 + 4 + 32*len(p.State.IDs) + 33*len(p.State.Nodes) + 4 + 20*len(p.Ranges)
+	for i := range p.Memories {
+		size += PageSize*len(p.Memories[i].Data) + 32*len(p.Memories[i].Siblings) + 16
+	}
+	e := header(KindMulti, size)
+	e.b = p.State.AppendBinary(e.b)
+	pos := idPositions(p.State.IDs)
+	e.u32(uint32(len(p.Ranges)))
+	for _, r := range p.Ranges {
+		e.u32(uint32(pos[r.ID]))
+		e.u64(r.Offset)
+		e.u64(r.Length)
+	}
+	for i := range p.Memories {
+		e.b = p.Memories[i].AppendBinary(e.b, false)
+	}
+	return e.b, nil
+}
+
+func (d *decoder) multiProof() *MultiProof {
+	sp := d.stateMulti()
+	n := d.u32()
+	if d.err != nil {
+		return nil
+	}
+	if n > MaxMultiRanges {
+		d.off -= 4
+		d.fail("%d ranges (at most %d)", n, MaxMultiRanges)
+		return nil
+	}
+	if int(n) > (len(d.b)-d.off)/20 {
+		d.fail("truncated: %d ranges announced", n)
+		return nil
+	}
+	p := &MultiProof{State: *sp, Ranges: make([]ByteRange, n)}
+	total := uint64(0)
+	prev := -1
+	for i := range p.Ranges {
+		idx := d.u32()
+		r := ByteRange{Offset: d.u64(), Length: d.u64()}
+		if d.err != nil {
+			return nil
+		}
+		d.off -= 20
+		if int64(idx) >= int64(len(sp.IDs)) {
+			d.fail("range %d names id %d of %d", i, idx, len(sp.IDs))
+			return nil
+		}
+		r.ID = sp.IDs[idx]
+		if !rangeBounded(r) {
+			d.fail("range %d+%d out of bounds", r.Offset, r.Length)
+			return nil
+		}
+		if i > 0 {
+			q := &p.Ranges[i-1]
+			if int(idx) < prev || int(idx) == prev && (r.Offset < q.Offset || r.Offset == q.Offset && r.Length <= q.Length) {
+				d.fail("ranges not strictly ascending at %d", i)
+				return nil
+			}
+		}
+		if total += r.Length; total > MaxMultiBytes {
+			d.fail("the ranges hold more than %d bytes", MaxMultiBytes)
+			return nil
+		}
+		d.off += 20
+		prev = int(idx)
+		p.Ranges[i] = r
+	}
+	sets, err := multiPages(p.Ranges)
+	if err != nil {
+		d.fail("%v", err)
+		return nil
+	}
+	for _, set := range sets {
+		m := d.memoryMulti(set)
+		if d.err != nil {
+			return nil
+		}
+		p.Memories = append(p.Memories, *m)
+	}
+	return p
+}

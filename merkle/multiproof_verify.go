@@ -19,7 +19,8 @@ type stateWalk struct {
 	eval      bool            // hash and check
 	sink      Sink            // if set (eval), explored nodes go to it
 	leaves    []*ContractLeaf // per id (eval): its leaf, or nil when absent
-	bad       error           // the first invalid finding (eval)
+	badShape  error           // the first shape-rule violation (eval)
+	bad       error           // the first other invalid finding (eval)
 }
 
 func (w *stateWalk) invalid(format string, args ...any) {
@@ -95,7 +96,9 @@ func (w *stateWalk) node(depth, lo, hi int) (Hash, StateNodeKind, error) {
 		}
 		// A leaf or Z beside Z would have moved up (SPEC.md §6).
 		if lk == StateEmpty && (rk == StateEmpty || rk == StateLeaf) || rk == StateEmpty && lk == StateLeaf {
-			w.invalid("inner node at depth %d with children (%s, %s) is not canonical", depth, lk, rk)
+			if w.badShape == nil {
+				w.badShape = invalid("inner node at depth %d with children (%s, %s) is not canonical", depth, lk, rk)
+			}
 		}
 		h := DomainStateNode.Sum2(l, r)
 		if w.sink != nil {
@@ -189,6 +192,9 @@ func (p *StateMultiProof) Verify(root Hash) ([]*ContractLeaf, error) {
 	if pos != len(p.Nodes) {
 		return nil, malformed("state multiproof", -1, "%d nodes after the tree", len(p.Nodes)-pos)
 	}
+	if w.badShape != nil {
+		return nil, w.badShape
+	}
 	if w.bad != nil {
 		return nil, w.bad
 	}
@@ -225,11 +231,21 @@ func (p *MemoryMultiProof) Root() (Hash, error) {
 	if p == nil {
 		return Hash{}, invalid("no proof")
 	}
-	if err := checkPageList(p.Pages, "memory multiproof"); err != nil {
+	root, hs, err := p.root()
+	if err != nil {
 		return Hash{}, err
 	}
+	p.pageHashes = hs
+	return root, nil
+}
+
+// root is Root without caching the page hashes, which it returns.
+func (p *MemoryMultiProof) root() (Hash, []Hash, error) {
+	if err := checkPageList(p.Pages, "memory multiproof"); err != nil {
+		return Hash{}, nil, err
+	}
 	if len(p.Data) != len(p.Pages) {
-		return Hash{}, invalid("%d pages, %d page contents", len(p.Pages), len(p.Data))
+		return Hash{}, nil, invalid("%d pages, %d page contents", len(p.Pages), len(p.Data))
 	}
 	hs := make([]Hash, len(p.Pages))
 	for i, pg := range p.Data {
@@ -237,17 +253,13 @@ func (p *MemoryMultiProof) Root() (Hash, error) {
 		case pg == nil:
 			hs[i] = emptyMemory[0]
 		case len(pg) != PageSize:
-			return Hash{}, invalid("page %d has %d bytes", p.Pages[i], len(pg))
+			return Hash{}, nil, invalid("page %d has %d bytes", p.Pages[i], len(pg))
 		default:
 			hs[i] = DomainPage.Sum(pg)
 		}
 	}
 	root, err := p.rebuild(hs, nil)
-	if err != nil {
-		return Hash{}, err
-	}
-	p.pageHashes = hs
-	return root, nil
+	return root, hs, err
 }
 
 // checkPageList requires page indices strictly ascending, below MaxPages,
@@ -324,10 +336,10 @@ func (p *MemoryMultiProof) Expand(sink Sink, page func(h Hash, data []byte)) {
 	}
 	hs := p.pageHashes
 	if len(hs) != len(p.Pages) {
-		if _, err := p.Root(); err != nil {
+		var err error
+		if _, hs, err = p.root(); err != nil {
 			return
 		}
-		hs = p.pageHashes
 	}
 	if _, err := p.rebuild(hs, sink); err != nil {
 		return

@@ -20,9 +20,10 @@ const (
 	KindRange    ProofKind = 1 // bytes of a contract's memory (a page proof is a one-page range)
 	KindContract ProofKind = 2 // a contract leaf
 	KindAbsence  ProofKind = 3 // that no contract has a given id
+	KindMulti    ProofKind = 4 // leaves, absences and byte ranges of many contracts at once (SPEC.md §7.6)
 )
 
-// String returns "range", "contract" or "absence".
+// String returns "range", "contract", "absence" or "multi".
 func (k ProofKind) String() string {
 	switch k {
 	case KindRange:
@@ -31,6 +32,8 @@ func (k ProofKind) String() string {
 		return "contract"
 	case KindAbsence:
 		return "absence"
+	case KindMulti:
+		return "multi"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
