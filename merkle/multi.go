@@ -256,67 +256,73 @@ func multiLimits(nids int, ranges []ByteRange) error {
 // (SPEC.md §7.6) and returns the page sets its ranges derive. Every
 // failure matches ErrMalformed.
 func (p *MultiProof) structure() ([][]uint64, error) {
+	sets, _, err := p.structureKeys()
+	return sets, err
+}
+
+// structureKeys is structure, also returning the ids' state keys.
+func (p *MultiProof) structureKeys() ([][]uint64, []Hash, error) {
 	const what = "multiproof"
-	if _, err := checkIDs(p.State.IDs, what); err != nil {
-		return nil, err
+	keys, err := checkIDs(p.State.IDs, what)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := multiLimits(len(p.State.IDs), p.Ranges); err != nil {
-		return nil, malformed(what, -1, "%v", err)
+		return nil, nil, malformed(what, -1, "%v", err)
 	}
 	pos := idPositions(p.State.IDs)
 	for i := range p.Ranges {
 		r := &p.Ranges[i]
 		if _, ok := pos[r.ID]; !ok {
-			return nil, malformed(what, -1, "range %d is about %s, not one of the proof's ids", i, r.ID)
+			return nil, nil, malformed(what, -1, "range %d is about %s, not one of the proof's ids", i, r.ID)
 		}
 		if !rangeBounded(*r) {
-			return nil, malformed(what, -1, "range %d+%d out of bounds", r.Offset, r.Length)
+			return nil, nil, malformed(what, -1, "range %d+%d out of bounds", r.Offset, r.Length)
 		}
 		if i > 0 && !rangeLess(pos, &p.Ranges[i-1], r) {
-			return nil, malformed(what, -1, "ranges not strictly ascending at %d", i)
+			return nil, nil, malformed(what, -1, "ranges not strictly ascending at %d", i)
 		}
 	}
 	sets, err := multiPages(p.Ranges)
 	if err != nil {
-		return nil, malformed(what, -1, "%v", err)
+		return nil, nil, malformed(what, -1, "%v", err)
 	}
 	if len(p.Memories) != len(sets) {
-		return nil, malformed(what, -1, "%d memory parts for %d ranged contracts", len(p.Memories), len(sets))
+		return nil, nil, malformed(what, -1, "%d memory parts for %d ranged contracts", len(p.Memories), len(sets))
 	}
 	for k, set := range sets {
 		m := &p.Memories[k]
 		if len(m.Pages) != len(set) || len(m.Data) != len(set) || len(m.Siblings) != len(multiSlotHeights(set)) {
-			return nil, malformed(what, -1, "memory part %d: page, data or sibling count does not match its ranges", k)
+			return nil, nil, malformed(what, -1, "memory part %d: page, data or sibling count does not match its ranges", k)
 		}
 		for i, pg := range set {
 			if m.Pages[i] != pg {
-				return nil, malformed(what, -1, "memory part %d: pages are not those its ranges cover", k)
+				return nil, nil, malformed(what, -1, "memory part %d: pages are not those its ranges cover", k)
 			}
 			if d := m.Data[i]; d != nil && len(d) != PageSize {
-				return nil, malformed(what, -1, "memory part %d: page %d has %d bytes", k, pg, len(d))
+				return nil, nil, malformed(what, -1, "memory part %d: page %d has %d bytes", k, pg, len(d))
 			}
 		}
 	}
 	pos0 := 0
-	w := p.State.walker(nil, &pos0)
+	w := p.State.walker(keys, &pos0)
 	w.eval = false
-	keys, _ := checkIDs(p.State.IDs, what)
-	w.keys = keys
 	if _, _, err := w.node(0, 0, len(p.State.IDs)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if pos0 != len(p.State.Nodes) {
-		return nil, malformed(what, -1, "%d state nodes after the tree", len(p.State.Nodes)-pos0)
+		return nil, nil, malformed(what, -1, "%d state nodes after the tree", len(p.State.Nodes)-pos0)
 	}
-	return sets, nil
+	return sets, keys, nil
 }
 
 // verify implements Proof: the checks of SPEC.md §7.6 after the claim.
 func (p *MultiProof) verify(root Hash) (*Proven, error) {
-	if _, err := p.structure(); err != nil {
+	_, keys, err := p.structureKeys()
+	if err != nil {
 		return nil, err
 	}
-	m, err := p.verifyStructured(root)
+	m, err := p.verifyStructured(root, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -324,9 +330,8 @@ func (p *MultiProof) verify(root Hash) (*Proven, error) {
 }
 
 // verifyStructured runs verification steps 5 to 9 of SPEC.md §7.6 on a
-// proof whose structure was checked.
-func (p *MultiProof) verifyStructured(root Hash) (*MultiProven, error) {
-	keys, _ := checkIDs(p.State.IDs, "multiproof")
+// proof whose structure was checked; keys are its ids' state keys.
+func (p *MultiProof) verifyStructured(root Hash, keys []Hash) (*MultiProven, error) {
 	pos := 0
 	w := p.State.walker(keys, &pos)
 	got, _, err := w.node(0, 0, len(p.State.IDs))
@@ -410,8 +415,10 @@ func (m *MemoryMultiProof) bytes(offset, length uint64) []byte {
 func VerifyMulti(root Hash, p Proof, claim MultiClaim) (*MultiProven, error) {
 	mp, _ := p.(*MultiProof)
 	// 1. The proof's structure (what decoding checks).
+	var keys []Hash
 	if mp != nil {
-		if _, err := mp.structure(); err != nil {
+		var err error
+		if _, keys, err = mp.structureKeys(); err != nil {
 			return nil, err
 		}
 	}
@@ -428,24 +435,28 @@ func VerifyMulti(root Hash, p Proof, claim MultiClaim) (*MultiProven, error) {
 	if p.Kind() != KindMulti || mp == nil {
 		return nil, invalid("%s proof, want a multi proof", p.Kind())
 	}
-	// 4. The claim: the same ids and ranges.
-	ids, ranges, err := normalizeClaim(claim)
-	if err != nil {
-		return nil, invalid("%v", err)
+	// 4. The claim: the same sets of ids and ranges (the proof's are
+	// distinct, so equal sizes and inclusion make them equal).
+	ids := make(map[ContractID]bool, len(claim.IDs)+len(claim.Ranges))
+	for _, id := range claim.IDs {
+		ids[id] = true
+	}
+	ranges := make(map[ByteRange]bool, len(claim.Ranges))
+	for _, r := range claim.Ranges {
+		ids[r.ID], ranges[r] = true, true
 	}
 	if len(ids) != len(mp.State.IDs) || len(ranges) != len(mp.Ranges) {
 		return nil, invalid("proof is about %d contracts and %d ranges, the claim %d and %d", len(mp.State.IDs), len(mp.Ranges), len(ids), len(ranges))
 	}
-	for i := range ids {
-		if ids[i] != mp.State.IDs[i] {
-			return nil, invalid("proof is about contract %s, the claim about %s", mp.State.IDs[i], ids[i])
+	for _, id := range mp.State.IDs {
+		if !ids[id] {
+			return nil, invalid("proof is about contract %s, which the claim does not name", id)
 		}
 	}
-	for i := range ranges {
-		if ranges[i] != mp.Ranges[i] {
-			r := mp.Ranges[i]
-			return nil, invalid("proof is for bytes %d+%d of %s, the claim names others", r.Offset, r.Length, r.ID)
+	for _, r := range mp.Ranges {
+		if !ranges[r] {
+			return nil, invalid("proof is for bytes %d+%d of %s, which the claim does not name", r.Offset, r.Length, r.ID)
 		}
 	}
-	return mp.verifyStructured(root)
+	return mp.verifyStructured(root, keys)
 }

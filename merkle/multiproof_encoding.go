@@ -88,12 +88,15 @@ func (d *decoder) stateMulti() *StateMultiProof {
 			return nil
 		}
 	}
+	// About two nodes per level per id, within the bytes left and a small
+	// bound (appends grow it past that).
+	p.Nodes = make([]StateProofNode, 0, min(len(d.b)-d.off, 64*max(1, len(p.IDs)), 1024))
 	tagAt := 0
 	w := &stateWalk{ids: p.IDs, keys: keys,
-		next: func() (StateProofNode, error) {
+		next: func() (*StateProofNode, error) {
 			tagAt = d.off
-			var n StateProofNode
-			n.Kind = StateNodeKind(d.u8())
+			p.Nodes = append(p.Nodes, StateProofNode{Kind: StateNodeKind(d.u8())})
+			n := &p.Nodes[len(p.Nodes)-1]
 			switch n.Kind {
 			case StateLeaf:
 				n.Leaf = d.leaf()
@@ -101,9 +104,8 @@ func (d *decoder) stateMulti() *StateMultiProof {
 				n.Hash = d.hash()
 			}
 			if d.err != nil {
-				return n, d.err
+				return nil, d.err
 			}
-			p.Nodes = append(p.Nodes, n)
 			return n, nil
 		},
 		malformed: func(format string, args ...any) error {

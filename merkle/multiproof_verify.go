@@ -12,8 +12,9 @@ import (
 type stateWalk struct {
 	ids  []ContractID
 	keys []Hash // StateKey of each id, ascending
-	// next returns the next node in pre-order, or a malformed error.
-	next func() (StateProofNode, error)
+	// next returns the next node in pre-order, or a malformed error; the
+	// node is only read until the next call.
+	next func() (*StateProofNode, error)
 	// malformed builds the error for a node that breaks the structure.
 	malformed func(format string, args ...any) error
 	eval      bool            // hash and check
@@ -159,12 +160,12 @@ func checkIDs(ids []ContractID, what string) ([]Hash, error) {
 func (p *StateMultiProof) walker(keys []Hash, pos *int) *stateWalk {
 	return &stateWalk{
 		ids: p.IDs, keys: keys, eval: true, leaves: make([]*ContractLeaf, len(p.IDs)),
-		next: func() (StateProofNode, error) {
+		next: func() (*StateProofNode, error) {
 			if *pos >= len(p.Nodes) {
-				return StateProofNode{}, malformed("state multiproof", -1, "%d nodes: the tree is incomplete", len(p.Nodes))
+				return nil, malformed("state multiproof", -1, "%d nodes: the tree is incomplete", len(p.Nodes))
 			}
 			*pos++
-			return p.Nodes[*pos-1], nil
+			return &p.Nodes[*pos-1], nil
 		},
 		malformed: func(format string, args ...any) error {
 			return malformed("state multiproof", -1, "node %d: "+format, append([]any{*pos - 1}, args...)...)
