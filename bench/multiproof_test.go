@@ -10,7 +10,7 @@ import (
 
 // BenchmarkMultiProofSize compares, for k = 1, 4, 16, 64 and 256 random
 // pages of a 64 MiB contract whose 16,384 pages are all non-zero and
-// distinct, in a state of 10,000 contracts (bigState, as BenchmarkProof;
+// distinct, in a state of 10,000 contracts (proofState, as BenchmarkProof;
 // built with package merkle in memory), one multiproof of the k pages
 // (SPEC.md §7.6) with k single page proofs (§7.3).
 //
@@ -24,26 +24,8 @@ import (
 // each).
 func BenchmarkMultiProofSize(b *testing.B) {
 	const npages = 64 << 20 / merkle.PageSize
-	src := merkle.NewMapSource()
-	mt := merkle.NewMemTree(merkle.EmptyMemoryRoot(), src)
-	content := map[merkle.Hash][]byte{}
-	for i := uint64(0); i < npages; i++ {
-		p := make([]byte, merkle.PageSize)
-		p[0], p[1], p[2] = byte(i), byte(i>>8), 1
-		h := merkle.HashPage(p)
-		content[h] = p
-		mt.SetPage(i, h)
-	}
-	mroot, err := mt.Commit(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, ids := bigState(10000)
-	leaf, _, _ := st.Get(ids[0])
-	leaf.MemoryRoot, leaf.MemoryLen = mroot, 64<<20
-	st.Update(leaf)
+	st, mt, src, leaf, read := proofState(b)
 	root := st.Root()
-	read := func(h merkle.Hash) ([]byte, error) { return content[h], nil }
 	for _, k := range []int{1, 4, 16, 64, 256} {
 		r := rand.New(rand.NewPCG(uint64(k), 7))
 		seen := map[uint64]bool{}

@@ -202,25 +202,8 @@ func jsonMultiMemoryValue(raw []byte, what string, set []uint64) (*MemoryMultiPr
 		return nil, err
 	}
 	m := &MemoryMultiProof{Pages: set}
-	pages, err := jsonArray(mo["pages"], what+".pages")
-	if err != nil {
+	if m.Data, err = jsonPages(mo["pages"], what+".pages", len(set)); err != nil {
 		return nil, err
-	}
-	if len(pages) != len(set) {
-		return nil, jsonMalformed("%s: the ranges cover %d pages, it lists %d", what, len(set), len(pages))
-	}
-	for i, raw := range pages {
-		var pg []byte
-		if string(raw) != "null" {
-			w := what + ".pages[" + strconv.Itoa(i) + "]"
-			if pg, err = lowerHex(raw, 2*PageSize, w); err != nil {
-				return nil, err
-			}
-			if isZero(pg) {
-				return nil, jsonMalformed("%s: a zero page is written null, not as hex", w)
-			}
-		}
-		m.Data = append(m.Data, pg)
 	}
 	slots := multiSlotHeights(set)
 	sibs, err := jsonHashes(mo["memory_siblings"], what+".memory_siblings", func(i int) Hash {

@@ -3,7 +3,6 @@ package merkle
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 )
 
 // Binary encoding of the multiproof parts (SPEC.md §7.6); integers
@@ -197,56 +196,11 @@ func (d *decoder) memoryMulti(indices []uint64) *MemoryMultiProof {
 		}
 		indices = append([]uint64(nil), indices...)
 	}
-	p := &MemoryMultiProof{Pages: indices, Data: make([][]byte, len(indices))}
-	pbm := d.bitmap(len(indices))
-	if d.err != nil {
+	p := &MemoryMultiProof{Pages: indices}
+	if p.Data = d.pages(len(indices)); d.err != nil {
 		return nil
 	}
-	present := 0
-	for _, c := range pbm {
-		present += bits.OnesCount8(c)
-	}
-	if present > (len(d.b)-d.off)/PageSize {
-		d.fail("truncated: %d pages announced", present)
-		return nil
-	}
-	for i := range indices {
-		if bit(pbm, i) {
-			pg := d.take(PageSize)
-			if d.err == nil && isZero(pg) {
-				d.off -= PageSize
-				d.fail("present page %d is all zero", indices[i])
-				return nil
-			}
-			p.Data[i] = pg
-		}
-	}
-	slots := multiSlotHeights(indices)
-	mbm := d.bitmap(len(slots))
-	if d.err != nil {
-		return nil
-	}
-	present = 0
-	for _, c := range mbm {
-		present += bits.OnesCount8(c)
-	}
-	if present > (len(d.b)-d.off)/HashSize {
-		d.fail("truncated: %d memory siblings announced", present)
-		return nil
-	}
-	p.Siblings = make([]Hash, len(slots))
-	for i, h := range slots {
-		if bit(mbm, i) {
-			if p.Siblings[i] = d.hash(); d.err == nil && p.Siblings[i] == emptyMemory[h] {
-				d.off -= HashSize
-				d.fail("present memory sibling is the empty hash")
-				return nil
-			}
-		} else {
-			p.Siblings[i] = emptyMemory[h]
-		}
-	}
-	if d.err != nil {
+	if p.Siblings = d.memorySiblings(multiSlotHeights(indices)); d.err != nil {
 		return nil
 	}
 	return p

@@ -228,6 +228,8 @@ func (p *StateMultiProof) Expand(sink Sink) {
 // proof's shape (page order and count, data lengths, sibling count): a
 // failure matches ErrMalformed or ErrProofInvalid. Comparing the root with
 // a leaf's, and the pages with the memory's length, is the caller's job.
+// Root keeps the page hashes in p for Expand, so it must not run
+// concurrently with another call on the same p.
 func (p *MemoryMultiProof) Root() (Hash, error) {
 	if p == nil {
 		return Hash{}, invalid("no proof")

@@ -385,28 +385,15 @@ func checkVector(pv proofVector) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vector %s: root: %w", pv.Name, err)
 	}
+	var id ContractID
+	var c MultiClaim
 	if pv.Kind == "multi" {
-		c, err := vectorClaim(pv)
-		if err != nil {
-			return nil, fmt.Errorf("vector %s: claim: %w", pv.Name, err)
-		}
-		bin, err := hex.DecodeString(pv.Proof)
-		if err != nil {
-			return nil, fmt.Errorf("vector %s: proof hex: %w", pv.Name, err)
-		}
-		p, err := DecodeProof(bin)
-		if err != nil {
-			return nil, err
-		}
-		m, err := VerifyMulti(root, p, c)
-		if err != nil {
-			return nil, err
-		}
-		return multiSummary(m, c.IDs, c.Ranges), nil
+		c, err = vectorClaim(pv)
+	} else {
+		id, err = ParseContractID(pv.ID)
 	}
-	id, err := ParseContractID(pv.ID)
 	if err != nil {
-		return nil, fmt.Errorf("vector %s: id: %w", pv.Name, err)
+		return nil, fmt.Errorf("vector %s: claim: %w", pv.Name, err)
 	}
 	bin, err := hex.DecodeString(pv.Proof)
 	if err != nil {
@@ -417,6 +404,12 @@ func checkVector(pv proofVector) ([]byte, error) {
 		return nil, err
 	}
 	switch pv.Kind {
+	case "multi":
+		m, err := VerifyMulti(root, p, c)
+		if err != nil {
+			return nil, err
+		}
+		return multiSummary(m, c.IDs, c.Ranges), nil
 	case "range":
 		return VerifyRange(root, id, pv.Offset, pv.Length, p)
 	case "contract":
