@@ -393,8 +393,11 @@ func TestReferenceAgrees(t *testing.T) {
 		return "other: " + err.Error()
 	}
 	n := 0
+	seen := map[string]bool{} // proof bytes whose mutations were checked with no claim
 	for _, pv := range v.Proofs {
 		proof := mustHex(t, pv.Name, pv.Proof)
+		noClaim := pv.Kind == "multi" && !seen[pv.Proof]
+		seen[pv.Proof] = true
 		try := func(what string, p []byte) {
 			n++
 			q := pv
@@ -404,7 +407,7 @@ func TestReferenceAgrees(t *testing.T) {
 			if class(gerr) != class(werr) || !bytes.Equal(got, want) {
 				t.Fatalf("%s, %s: package %s (%v), reference %s", pv.Name, what, class(gerr), gerr, class(werr))
 			}
-			if pv.Kind == "multi" {
+			if noClaim {
 				multiNoClaimAgrees(t, pv.Name+", "+what, Hash(mustHex(t, pv.Name, pv.Root)), p, class)
 			}
 		}
@@ -414,6 +417,9 @@ func TestReferenceAgrees(t *testing.T) {
 		step := 1
 		if raceEnabled {
 			step = 4
+			if pv.Kind == "multi" {
+				step = 16 // four verifiers per mutation, pages hashed in each
+			}
 		}
 		for i := 0; i < len(proof); i += step {
 			if i >= 512 && i < len(proof)-2048 && i%401 != 0 {
