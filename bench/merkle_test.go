@@ -81,6 +81,32 @@ func BenchmarkStateTreeUpdate(b *testing.B) {
 	}
 }
 
+// proofState is the state of the proof benchmarks: bigState(10000) with
+// the first contract's memory 64 MiB whose 16,384 pages are all non-zero
+// and distinct, its memory tree over src, and a reader of the pages.
+func proofState(b *testing.B) (*merkle.StateTree, *merkle.MemTree, *merkle.MapSource, merkle.ContractLeaf, merkle.PageReader) {
+	const pages = 64 << 20 / merkle.PageSize
+	src := merkle.NewMapSource()
+	mt := merkle.NewMemTree(merkle.EmptyMemoryRoot(), src)
+	content := map[merkle.Hash][]byte{}
+	for i := uint64(0); i < pages; i++ {
+		p := make([]byte, merkle.PageSize)
+		p[0], p[1], p[2] = byte(i), byte(i>>8), 1
+		h := merkle.HashPage(p)
+		content[h] = p
+		mt.SetPage(i, h)
+	}
+	mroot, err := mt.Commit(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, ids := bigState(10000)
+	leaf, _, _ := st.Get(ids[0])
+	leaf.MemoryRoot, leaf.MemoryLen = mroot, 64<<20
+	st.Update(leaf)
+	return st, mt, src, leaf, func(h merkle.Hash) ([]byte, error) { return content[h], nil }
+}
+
 func bigState(n int) (*merkle.StateTree, []merkle.ContractID) {
 	st := merkle.NewStateTree(merkle.EmptyState(), nil)
 	r := rand.New(rand.NewPCG(5, 6))
@@ -101,24 +127,8 @@ func bigState(n int) (*merkle.StateTree, []merkle.ContractID) {
 // range of a 64 MiB memory in a state of 10,000 contracts, and reports
 // the encoded proof size.
 func BenchmarkProof(b *testing.B) {
-	const pages = 64 << 20 / merkle.PageSize
-	src := merkle.NewMapSource()
-	mt := merkle.NewMemTree(merkle.EmptyMemoryRoot(), src)
-	content := map[merkle.Hash][]byte{}
-	for i := uint64(0); i < pages; i++ {
-		p := make([]byte, merkle.PageSize)
-		p[0], p[1], p[2] = byte(i), byte(i>>8), 1
-		h := merkle.HashPage(p)
-		content[h] = p
-		mt.SetPage(i, h)
-	}
-	mroot, _ := mt.Commit(src)
-	st, ids := bigState(10000)
-	leaf, _, _ := st.Get(ids[0])
-	leaf.MemoryRoot, leaf.MemoryLen = mroot, 64<<20
-	st.Update(leaf)
+	st, mt, _, leaf, read := proofState(b)
 	root := st.Root()
-	read := func(h merkle.Hash) ([]byte, error) { return content[h], nil }
 	for _, c := range []struct {
 		name        string
 		off, length uint64

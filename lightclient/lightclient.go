@@ -9,6 +9,8 @@
 // returns the proven data or an *Error. A proof that is valid but about
 // something else (another contract, page, range or kind) is rejected: a
 // proof can only confirm the exact statement the caller expects.
+// VerifyMulti does the same for a multiproof (SPEC.md §7.6), whose claim is
+// a set of contracts and byte ranges answered at once.
 //
 // Client does the same over the network: given a server's base URL
 // (SPEC.md §16) and a root it trusts (a TrustedRoots hook may decide), it

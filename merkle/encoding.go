@@ -278,6 +278,11 @@ func DecodeProof(b []byte) (Proof, error) {
 	case kind == KindRange:
 		d.what = "range proof"
 		p = d.rangeProof()
+	case kind == KindMulti:
+		d.what = "multiproof"
+		if mp := d.multiProof(); mp != nil {
+			p = mp
+		}
 	default:
 		d.off--
 		d.fail("unknown kind %d", kind)
@@ -305,7 +310,16 @@ func (d *decoder) rangeProof() *RangeProof {
 		return nil
 	}
 	first, last := pageSpan(rp.Offset, rp.Length)
-	n := int(last - first + 1)
+	if rp.Pages = d.pages(int(last - first + 1)); d.err != nil {
+		return nil
+	}
+	rp.MemorySiblings = d.memorySiblings(memorySlotHeights(first, last))
+	return rp
+}
+
+// pages reads a presence bitmap for n pages and the present pages; a clear
+// bit is a zero page (nil), and a present page may not be all zero.
+func (d *decoder) pages(n int) [][]byte {
 	pbm := d.bitmap(n)
 	if d.err != nil {
 		return nil
@@ -318,32 +332,43 @@ func (d *decoder) rangeProof() *RangeProof {
 		d.fail("truncated: %d pages announced", present)
 		return nil
 	}
-	rp.Pages = make([][]byte, n)
-	for i := range rp.Pages {
+	out := make([][]byte, n)
+	for i := range out {
 		if bit(pbm, i) {
 			pg := d.take(PageSize)
 			if d.err == nil && isZero(pg) {
 				d.off -= PageSize
 				d.fail("present page %d is all zero", i)
+				return nil
 			}
-			rp.Pages[i] = pg
+			out[i] = pg
 		}
 	}
-	slots := memorySlotHeights(first, last)
-	mbm := d.bitmap(len(slots))
+	return out
+}
+
+// memorySiblings reads a presence bitmap for memory sibling slots of the
+// given heights and the present hashes; a clear bit is E[h], and a present
+// hash may not equal it.
+func (d *decoder) memorySiblings(heights []uint8) []Hash {
+	mbm := d.bitmap(len(heights))
 	if d.err != nil {
 		return nil
 	}
-	rp.MemorySiblings = make([]Hash, len(slots))
-	for i, h := range slots {
-		if bit(mbm, i) {
-			if rp.MemorySiblings[i] = d.hash(); d.err == nil && rp.MemorySiblings[i] == emptyMemory[h] {
-				d.off -= HashSize
-				d.fail("present memory sibling is the empty hash")
-			}
-		} else {
-			rp.MemorySiblings[i] = emptyMemory[h]
+	out := make([]Hash, len(heights))
+	for i, h := range heights {
+		if !bit(mbm, i) {
+			out[i] = emptyMemory[h]
+			continue
+		}
+		if out[i] = d.hash(); d.err != nil {
+			return nil
+		}
+		if out[i] == emptyMemory[h] {
+			d.off -= HashSize
+			d.fail("present memory sibling is the empty hash")
+			return nil
 		}
 	}
-	return rp
+	return out
 }

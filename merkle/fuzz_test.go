@@ -97,5 +97,17 @@ func checkTrue(t *testing.T, fx *fixture, got *Proven) {
 		if !present || !bytes.Equal(got.Data, fx.memBytes(got.ID, got.Offset, uint64(len(got.Data)))) {
 			t.Fatalf("proved false bytes for %s at %d", got.ID, got.Offset)
 		}
+	case KindMulti:
+		for i, id := range got.Multi.IDs {
+			l, present := fx.leaves[id]
+			if present != (got.Multi.Leaves[i] != nil) || present && *got.Multi.Leaves[i] != l {
+				t.Fatalf("multiproof proved a false fact about %s", id)
+			}
+		}
+		for _, r := range got.Multi.Ranges {
+			if !bytes.Equal(r.Data, fx.memBytes(r.ID, r.Offset, r.Length)) {
+				t.Fatalf("multiproof proved false bytes for %s at %d", r.ID, r.Offset)
+			}
+		}
 	}
 }

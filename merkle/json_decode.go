@@ -250,8 +250,19 @@ func DecodeProofJSON(b []byte) (Proof, error) {
 		if p, err = jsonRange(o); err != nil {
 			return nil, err
 		}
+	case `"multi"`:
+		mp, err := jsonMultiProof(o)
+		if err != nil {
+			return nil, err
+		}
+		// Round-trip through the binary form, so both accept the same proofs.
+		bin, err := mp.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		return DecodeProof(bin)
 	default:
-		return nil, jsonMalformed("kind %.30s: want \"range\", \"contract\" or \"absence\"", o["kind"])
+		return nil, jsonMalformed("kind %.30s: want \"range\", \"contract\", \"absence\" or \"multi\"", o["kind"])
 	}
 	sibs, err := jsonHashes(o["state_path"], "state_path", func(int) Hash { return EmptyState() })
 	if err != nil {
@@ -292,25 +303,8 @@ func jsonRange(o jsonObject) (*RangeProof, error) {
 		return nil, jsonMalformed("range %d+%d out of bounds", rp.Offset, rp.Length)
 	}
 	first, last := pageSpan(rp.Offset, rp.Length)
-	pages, err := jsonArray(o["pages"], "pages")
-	if err != nil {
+	if rp.Pages, err = jsonPages(o["pages"], "pages", int(last-first+1)); err != nil {
 		return nil, err
-	}
-	if uint64(len(pages)) != last-first+1 {
-		return nil, jsonMalformed("range covers %d pages, proof lists %d", last-first+1, len(pages))
-	}
-	for i, raw := range pages {
-		var pg []byte
-		if string(raw) != "null" {
-			what := "pages[" + strconv.Itoa(i) + "]"
-			if pg, err = lowerHex(raw, 2*PageSize, what); err != nil {
-				return nil, err
-			}
-			if isZero(pg) {
-				return nil, jsonMalformed("%s: a zero page is written null, not as hex", what)
-			}
-		}
-		rp.Pages = append(rp.Pages, pg)
 	}
 	slots := memorySlotHeights(first, last)
 	sibs, err := jsonHashes(o["memory_siblings"], "memory_siblings", func(i int) Hash {
@@ -327,4 +321,30 @@ func jsonRange(o jsonObject) (*RangeProof, error) {
 	}
 	rp.MemorySiblings = sibs
 	return rp, nil
+}
+
+// jsonPages reads an array of n pages, each hex or null (a zero page; the
+// zero page written as hex is not canonical).
+func jsonPages(raw []byte, what string, n int) ([][]byte, error) {
+	pages, err := jsonArray(raw, what)
+	if err != nil {
+		return nil, err
+	}
+	if len(pages) != n {
+		return nil, jsonMalformed("%s: the range covers %d pages, the proof lists %d", what, n, len(pages))
+	}
+	out := make([][]byte, n)
+	for i, raw := range pages {
+		if string(raw) == "null" {
+			continue
+		}
+		w := what + "[" + strconv.Itoa(i) + "]"
+		if out[i], err = lowerHex(raw, 2*PageSize, w); err != nil {
+			return nil, err
+		}
+		if isZero(out[i]) {
+			return nil, jsonMalformed("%s: a zero page is written null, not as hex", w)
+		}
+	}
+	return out, nil
 }

@@ -40,4 +40,8 @@ const (
 	// MaxMultiPages is the largest number of distinct pages one multiproof
 	// may carry, over all its memory parts (and so in any one part).
 	MaxMultiPages = 1 << 16
+	// MaxMultiBytes is the largest total length of the byte ranges one
+	// multiproof may prove (256 MiB, the bytes of MaxMultiPages pages):
+	// overlapping ranges cannot make a small proof expand into more.
+	MaxMultiBytes = MaxMultiPages * PageSize
 )

@@ -169,21 +169,9 @@ func ProveMemoryPages(mt *MemTree, pages PageReader, indices []uint64) (*MemoryM
 	mt.Root()
 	p := &MemoryMultiProof{Pages: idx, Data: make([][]byte, len(idx))}
 	for k, i := range idx {
-		h, err := mt.Page(i)
-		if err != nil {
+		if p.Data[k], err = proofPage(mt, pages, i); err != nil {
 			return nil, err
 		}
-		if h == emptyMemory[0] {
-			continue
-		}
-		b, err := pages(h)
-		if err != nil {
-			return nil, fmt.Errorf("merkle: page %d (%s): %w", i, h, err)
-		}
-		if len(b) != PageSize {
-			return nil, fmt.Errorf("merkle: page %d (%s) has %d bytes", i, h, len(b))
-		}
-		p.Data[k] = b
 	}
 	err = multiSlots(idx, func(h int, j uint64) error {
 		s, err := mt.node(h, j)

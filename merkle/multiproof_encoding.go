@@ -3,7 +3,6 @@ package merkle
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 )
 
 // Binary encoding of the multiproof parts (SPEC.md §7.6); integers
@@ -88,12 +87,15 @@ func (d *decoder) stateMulti() *StateMultiProof {
 			return nil
 		}
 	}
+	// About two nodes per level per id, within the bytes left and a small
+	// bound (appends grow it past that).
+	p.Nodes = make([]StateProofNode, 0, min(len(d.b)-d.off, 64*max(1, len(p.IDs)), 1024))
 	tagAt := 0
 	w := &stateWalk{ids: p.IDs, keys: keys,
-		next: func() (StateProofNode, error) {
+		next: func() (*StateProofNode, error) {
 			tagAt = d.off
-			var n StateProofNode
-			n.Kind = StateNodeKind(d.u8())
+			p.Nodes = append(p.Nodes, StateProofNode{Kind: StateNodeKind(d.u8())})
+			n := &p.Nodes[len(p.Nodes)-1]
 			switch n.Kind {
 			case StateLeaf:
 				n.Leaf = d.leaf()
@@ -101,9 +103,8 @@ func (d *decoder) stateMulti() *StateMultiProof {
 				n.Hash = d.hash()
 			}
 			if d.err != nil {
-				return n, d.err
+				return nil, d.err
 			}
-			p.Nodes = append(p.Nodes, n)
 			return n, nil
 		},
 		malformed: func(format string, args ...any) error {
@@ -195,57 +196,109 @@ func (d *decoder) memoryMulti(indices []uint64) *MemoryMultiProof {
 		}
 		indices = append([]uint64(nil), indices...)
 	}
-	p := &MemoryMultiProof{Pages: indices, Data: make([][]byte, len(indices))}
-	pbm := d.bitmap(len(indices))
+	p := &MemoryMultiProof{Pages: indices}
+	if p.Data = d.pages(len(indices)); d.err != nil {
+		return nil
+	}
+	if p.Siblings = d.memorySiblings(multiSlotHeights(indices)); d.err != nil {
+		return nil
+	}
+	return p
+}
+
+// Binary body of a multiproof (kind 4):
+//
+//	multi = statepart nranges:u32 (idindex:u32 offset:u64 length:u64) × nranges
+//	        mempart × (number of distinct idindex), without indices
+//
+// idindex is the range's contract's position in the state part's ids; the
+// memory parts' page sets are derived from the ranges (SPEC.md §7.6).
+
+// MarshalBinary encodes the proof. A proof the decoder would not accept
+// (ids or ranges out of order, counts that do not match) is malformed.
+func (p *MultiProof) MarshalBinary() ([]byte, error) {
+	if _, err := p.structure(); err != nil {
+		return nil, err
+	}
+	size := 2 + 4 + 32*len(p.State.IDs) + 33*len(p.State.Nodes) + 4 + 20*len(p.Ranges)
+	for i := range p.Memories {
+		size += PageSize*len(p.Memories[i].Data) + 32*len(p.Memories[i].Siblings) + 16
+	}
+	e := header(KindMulti, size)
+	e.b = p.State.AppendBinary(e.b)
+	pos := idPositions(p.State.IDs)
+	e.u32(uint32(len(p.Ranges)))
+	for _, r := range p.Ranges {
+		e.u32(uint32(pos[r.ID]))
+		e.u64(r.Offset)
+		e.u64(r.Length)
+	}
+	for i := range p.Memories {
+		e.b = p.Memories[i].AppendBinary(e.b, false)
+	}
+	return e.b, nil
+}
+
+func (d *decoder) multiProof() *MultiProof {
+	sp := d.stateMulti()
+	n := d.u32()
 	if d.err != nil {
 		return nil
 	}
-	present := 0
-	for _, c := range pbm {
-		present += bits.OnesCount8(c)
-	}
-	if present > (len(d.b)-d.off)/PageSize {
-		d.fail("truncated: %d pages announced", present)
+	if n > MaxMultiRanges {
+		d.off -= 4
+		d.fail("%d ranges (at most %d)", n, MaxMultiRanges)
 		return nil
 	}
-	for i := range indices {
-		if bit(pbm, i) {
-			pg := d.take(PageSize)
-			if d.err == nil && isZero(pg) {
-				d.off -= PageSize
-				d.fail("present page %d is all zero", indices[i])
+	if int(n) > (len(d.b)-d.off)/20 {
+		d.fail("truncated: %d ranges announced", n)
+		return nil
+	}
+	p := &MultiProof{State: *sp, Ranges: make([]ByteRange, n)}
+	total := uint64(0)
+	prev := -1
+	for i := range p.Ranges {
+		idx := d.u32()
+		r := ByteRange{Offset: d.u64(), Length: d.u64()}
+		if d.err != nil {
+			return nil
+		}
+		d.off -= 20
+		if int64(idx) >= int64(len(sp.IDs)) {
+			d.fail("range %d names id %d of %d", i, idx, len(sp.IDs))
+			return nil
+		}
+		r.ID = sp.IDs[idx]
+		if !rangeBounded(r) {
+			d.fail("range %d+%d out of bounds", r.Offset, r.Length)
+			return nil
+		}
+		if i > 0 {
+			q := &p.Ranges[i-1]
+			if int(idx) < prev || int(idx) == prev && (r.Offset < q.Offset || r.Offset == q.Offset && r.Length <= q.Length) {
+				d.fail("ranges not strictly ascending at %d", i)
 				return nil
 			}
-			p.Data[i] = pg
 		}
-	}
-	slots := multiSlotHeights(indices)
-	mbm := d.bitmap(len(slots))
-	if d.err != nil {
-		return nil
-	}
-	present = 0
-	for _, c := range mbm {
-		present += bits.OnesCount8(c)
-	}
-	if present > (len(d.b)-d.off)/HashSize {
-		d.fail("truncated: %d memory siblings announced", present)
-		return nil
-	}
-	p.Siblings = make([]Hash, len(slots))
-	for i, h := range slots {
-		if bit(mbm, i) {
-			if p.Siblings[i] = d.hash(); d.err == nil && p.Siblings[i] == emptyMemory[h] {
-				d.off -= HashSize
-				d.fail("present memory sibling is the empty hash")
-				return nil
-			}
-		} else {
-			p.Siblings[i] = emptyMemory[h]
+		if total += r.Length; total > MaxMultiBytes {
+			d.fail("the ranges hold more than %d bytes", MaxMultiBytes)
+			return nil
 		}
+		d.off += 20
+		prev = int(idx)
+		p.Ranges[i] = r
 	}
-	if d.err != nil {
+	sets, err := multiPages(p.Ranges)
+	if err != nil {
+		d.fail("%v", err)
 		return nil
+	}
+	for _, set := range sets {
+		m := d.memoryMulti(set)
+		if d.err != nil {
+			return nil
+		}
+		p.Memories = append(p.Memories, *m)
 	}
 	return p
 }

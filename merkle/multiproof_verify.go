@@ -12,14 +12,16 @@ import (
 type stateWalk struct {
 	ids  []ContractID
 	keys []Hash // StateKey of each id, ascending
-	// next returns the next node in pre-order, or a malformed error.
-	next func() (StateProofNode, error)
+	// next returns the next node in pre-order, or a malformed error; the
+	// node is only read until the next call.
+	next func() (*StateProofNode, error)
 	// malformed builds the error for a node that breaks the structure.
 	malformed func(format string, args ...any) error
 	eval      bool            // hash and check
 	sink      Sink            // if set (eval), explored nodes go to it
 	leaves    []*ContractLeaf // per id (eval): its leaf, or nil when absent
-	bad       error           // the first invalid finding (eval)
+	badShape  error           // the first shape-rule violation (eval)
+	bad       error           // the first other invalid finding (eval)
 }
 
 func (w *stateWalk) invalid(format string, args ...any) {
@@ -95,7 +97,9 @@ func (w *stateWalk) node(depth, lo, hi int) (Hash, StateNodeKind, error) {
 		}
 		// A leaf or Z beside Z would have moved up (SPEC.md §6).
 		if lk == StateEmpty && (rk == StateEmpty || rk == StateLeaf) || rk == StateEmpty && lk == StateLeaf {
-			w.invalid("inner node at depth %d with children (%s, %s) is not canonical", depth, lk, rk)
+			if w.badShape == nil {
+				w.badShape = invalid("inner node at depth %d with children (%s, %s) is not canonical", depth, lk, rk)
+			}
 		}
 		h := DomainStateNode.Sum2(l, r)
 		if w.sink != nil {
@@ -156,12 +160,12 @@ func checkIDs(ids []ContractID, what string) ([]Hash, error) {
 func (p *StateMultiProof) walker(keys []Hash, pos *int) *stateWalk {
 	return &stateWalk{
 		ids: p.IDs, keys: keys, eval: true, leaves: make([]*ContractLeaf, len(p.IDs)),
-		next: func() (StateProofNode, error) {
+		next: func() (*StateProofNode, error) {
 			if *pos >= len(p.Nodes) {
-				return StateProofNode{}, malformed("state multiproof", -1, "%d nodes: the tree is incomplete", len(p.Nodes))
+				return nil, malformed("state multiproof", -1, "%d nodes: the tree is incomplete", len(p.Nodes))
 			}
 			*pos++
-			return p.Nodes[*pos-1], nil
+			return &p.Nodes[*pos-1], nil
 		},
 		malformed: func(format string, args ...any) error {
 			return malformed("state multiproof", -1, "node %d: "+format, append([]any{*pos - 1}, args...)...)
@@ -188,6 +192,9 @@ func (p *StateMultiProof) Verify(root Hash) ([]*ContractLeaf, error) {
 	}
 	if pos != len(p.Nodes) {
 		return nil, malformed("state multiproof", -1, "%d nodes after the tree", len(p.Nodes)-pos)
+	}
+	if w.badShape != nil {
+		return nil, w.badShape
 	}
 	if w.bad != nil {
 		return nil, w.bad
@@ -221,15 +228,27 @@ func (p *StateMultiProof) Expand(sink Sink) {
 // proof's shape (page order and count, data lengths, sibling count): a
 // failure matches ErrMalformed or ErrProofInvalid. Comparing the root with
 // a leaf's, and the pages with the memory's length, is the caller's job.
+// Root keeps the page hashes in p for Expand, so it must not run
+// concurrently with another call on the same p.
 func (p *MemoryMultiProof) Root() (Hash, error) {
 	if p == nil {
 		return Hash{}, invalid("no proof")
 	}
-	if err := checkPageList(p.Pages, "memory multiproof"); err != nil {
+	root, hs, err := p.root()
+	if err != nil {
 		return Hash{}, err
 	}
+	p.pageHashes = hs
+	return root, nil
+}
+
+// root is Root without caching the page hashes, which it returns.
+func (p *MemoryMultiProof) root() (Hash, []Hash, error) {
+	if err := checkPageList(p.Pages, "memory multiproof"); err != nil {
+		return Hash{}, nil, err
+	}
 	if len(p.Data) != len(p.Pages) {
-		return Hash{}, invalid("%d pages, %d page contents", len(p.Pages), len(p.Data))
+		return Hash{}, nil, invalid("%d pages, %d page contents", len(p.Pages), len(p.Data))
 	}
 	hs := make([]Hash, len(p.Pages))
 	for i, pg := range p.Data {
@@ -237,17 +256,13 @@ func (p *MemoryMultiProof) Root() (Hash, error) {
 		case pg == nil:
 			hs[i] = emptyMemory[0]
 		case len(pg) != PageSize:
-			return Hash{}, invalid("page %d has %d bytes", p.Pages[i], len(pg))
+			return Hash{}, nil, invalid("page %d has %d bytes", p.Pages[i], len(pg))
 		default:
 			hs[i] = DomainPage.Sum(pg)
 		}
 	}
 	root, err := p.rebuild(hs, nil)
-	if err != nil {
-		return Hash{}, err
-	}
-	p.pageHashes = hs
-	return root, nil
+	return root, hs, err
 }
 
 // checkPageList requires page indices strictly ascending, below MaxPages,
@@ -324,10 +339,10 @@ func (p *MemoryMultiProof) Expand(sink Sink, page func(h Hash, data []byte)) {
 	}
 	hs := p.pageHashes
 	if len(hs) != len(p.Pages) {
-		if _, err := p.Root(); err != nil {
+		var err error
+		if _, hs, err = p.root(); err != nil {
 			return
 		}
-		hs = p.pageHashes
 	}
 	if _, err := p.rebuild(hs, sink); err != nil {
 		return

@@ -20,9 +20,10 @@ const (
 	KindRange    ProofKind = 1 // bytes of a contract's memory (a page proof is a one-page range)
 	KindContract ProofKind = 2 // a contract leaf
 	KindAbsence  ProofKind = 3 // that no contract has a given id
+	KindMulti    ProofKind = 4 // leaves, absences and byte ranges of many contracts at once (SPEC.md §7.6)
 )
 
-// String returns "range", "contract" or "absence".
+// String returns "range", "contract", "absence" or "multi".
 func (k ProofKind) String() string {
 	switch k {
 	case KindRange:
@@ -31,6 +32,8 @@ func (k ProofKind) String() string {
 		return "contract"
 	case KindAbsence:
 		return "absence"
+	case KindMulti:
+		return "multi"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -139,20 +142,9 @@ func ProveRange(st *StateTree, leaf ContractLeaf, mt *MemTree, pages PageReader,
 	first, last := pageSpan(offset, length)
 	p := &RangeProof{Leaf: leaf, Path: path, Offset: offset, Length: length}
 	for i := first; i <= last; i++ {
-		h, err := mt.Page(i)
+		b, err := proofPage(mt, pages, i)
 		if err != nil {
 			return nil, err
-		}
-		if h == emptyMemory[0] {
-			p.Pages = append(p.Pages, nil)
-			continue
-		}
-		b, err := pages(h)
-		if err != nil {
-			return nil, fmt.Errorf("merkle: page %d (%s): %w", i, h, err)
-		}
-		if len(b) != PageSize {
-			return nil, fmt.Errorf("merkle: page %d (%s) has %d bytes", i, h, len(b))
 		}
 		p.Pages = append(p.Pages, b)
 	}
@@ -160,4 +152,21 @@ func ProveRange(st *StateTree, leaf ContractLeaf, mt *MemTree, pages PageReader,
 		return nil, err
 	}
 	return p, nil
+}
+
+// proofPage returns the contents of page i of mt for a proof, or nil for a
+// zero page.
+func proofPage(mt *MemTree, pages PageReader, i uint64) ([]byte, error) {
+	h, err := mt.Page(i)
+	if err != nil || h == emptyMemory[0] {
+		return nil, err
+	}
+	b, err := pages(h)
+	if err != nil {
+		return nil, fmt.Errorf("merkle: page %d (%s): %w", i, h, err)
+	}
+	if len(b) != PageSize {
+		return nil, fmt.Errorf("merkle: page %d (%s) has %d bytes", i, h, len(b))
+	}
+	return b, nil
 }

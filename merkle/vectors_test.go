@@ -57,13 +57,26 @@ type proofVector struct {
 	Root   string `json:"root"`
 	Proof  string `json:"proof"` // binary, hex
 	Kind   string `json:"kind"`
-	ID     string `json:"id"`
+	ID     string `json:"id,omitempty"`
 	Offset uint64 `json:"offset,omitempty"`
 	Length uint64 `json:"length,omitempty"`
 	Data   string `json:"data,omitempty"` // proven bytes, hex
 	// Error is "" for a valid proof, else "malformed" (rejected by the
 	// decoder) or "invalid" (decodes, does not prove the claim).
 	Error string `json:"error,omitempty"`
+	// A multi claim (kind "multi", SPEC.md §7.6): the ids and ranges asked
+	// about. For a valid proof, Leaves holds per claim id its leaf
+	// encoding ("" when absent) and each range its proven bytes.
+	IDs    []string      `json:"ids,omitempty"`
+	Ranges []rangeVector `json:"ranges,omitempty"`
+	Leaves []string      `json:"leaves,omitempty"`
+}
+
+type rangeVector struct {
+	ID     string `json:"id"`
+	Offset uint64 `json:"offset"`
+	Length uint64 `json:"length"`
+	Data   string `json:"data,omitempty"` // proven bytes, hex
 }
 
 // fillPage builds a page from a short description: "zero", "byte:XX" (every
@@ -217,7 +230,153 @@ func buildVectors(t *testing.T) *vectorFile {
 	add("absence claimed for a present contract", cp, "absence", leaves[1].ID, 0, 0, "invalid", nil)
 	add("contract proof with version 2", cp, "contract", leaves[1].ID, 0, 0, "malformed", func(b []byte) { b[0] = 2 })
 	add("absence proof with a flipped sibling bit", ap, "absence", ContractID{9}, 0, 0, "invalid", func(b []byte) { b[len(b)-2] ^= 0x10 })
+	addMultiVectors(t, v, st, src, pages, root, leaves)
 	return v
+}
+
+// addMultiVectors adds the multiproof vectors (SPEC.md §7.6).
+func addMultiVectors(t *testing.T, v *vectorFile, st *StateTree, src *MapSource, pages PageReader, root Hash, leaves []ContractLeaf) {
+	add := func(name string, bin []byte, c MultiClaim, errKind string) {
+		pv := proofVector{Name: name, Root: root.String(), Proof: hex.EncodeToString(bin), Kind: "multi", Error: errKind}
+		for _, id := range c.IDs {
+			pv.IDs = append(pv.IDs, id.String())
+		}
+		for _, r := range c.Ranges {
+			pv.Ranges = append(pv.Ranges, rangeVector{ID: r.ID.String(), Offset: r.Offset, Length: r.Length})
+		}
+		if errKind == "" {
+			p, err := DecodeProof(bin)
+			if err != nil {
+				t.Fatalf("vector %s: %v", name, err)
+			}
+			m, err := VerifyMulti(root, p, c)
+			if err != nil {
+				t.Fatalf("vector %s: %v", name, err)
+			}
+			for _, id := range c.IDs {
+				l, _ := m.Leaf(id)
+				if l == nil {
+					pv.Leaves = append(pv.Leaves, "")
+				} else {
+					pv.Leaves = append(pv.Leaves, hex.EncodeToString(l.Encode()))
+				}
+			}
+			for i, r := range c.Ranges {
+				d, _ := m.Bytes(r)
+				pv.Ranges[i].Data = hex.EncodeToString(d)
+			}
+		}
+		v.Proofs = append(v.Proofs, pv)
+	}
+	prove := func(c MultiClaim) *MultiProof {
+		p, err := ProveMulti(st, src, pages, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	enc := func(p *MultiProof) []byte {
+		bin, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bin
+	}
+	l0, l1, l2, l3 := leaves[0].ID, leaves[1].ID, leaves[2].ID, leaves[3].ID
+	big := MultiClaim{IDs: []ContractID{l1, {9}, l2},
+		Ranges: []ByteRange{{l0, 0, PageSize}, {l1, 4000, 100}, {l1, 15 * PageSize, 10}, {l1, 4000, 5000},
+			{l3, 1<<42 - PageSize, PageSize}, {l3, 1 << 32, 8}}}
+	bigP := prove(big)
+	add("multi: leaves, absences and overlapping ranges of three contracts", enc(bigP), big, "")
+	ids := MultiClaim{IDs: []ContractID{l0, {9}, {10}}}
+	idsP := prove(ids)
+	add("multi: leaves and absences only", enc(idsP), ids, "")
+	add("multi: empty claim", enc(prove(MultiClaim{})), MultiClaim{}, "")
+	add("multi: claim with one more id", enc(idsP), MultiClaim{IDs: append([]ContractID{l3}, ids.IDs...)}, "invalid")
+	add("multi: claim with one range less", enc(bigP), MultiClaim{IDs: big.IDs, Ranges: big.Ranges[1:]}, "invalid")
+	flipped := enc(bigP)
+	for k, d := range bigP.Memories[0].Data {
+		if d != nil {
+			at := bytes.Index(flipped, d) + 1000
+			flipped[at] ^= 1
+			_ = k
+			break
+		}
+	}
+	add("multi: flipped page byte", flipped, big, "invalid")
+	// Hand-built: bytes past a memory's end; bytes of an absent contract.
+	handBuilt := func(sid ContractID, r ByteRange, mem ContractLeaf) []byte {
+		sp, err := ProveStates(st, []ContractID{sid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last := pageSpan(r.Offset, r.Length)
+		var set []uint64
+		for i := first; i <= last; i++ {
+			set = append(set, i)
+		}
+		mp, err := ProveMemoryPages(NewMemTree(mem.MemoryRoot, src), pages, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc(&MultiProof{State: *sp, Ranges: []ByteRange{r}, Memories: []MemoryMultiProof{*mp}})
+	}
+	past := ByteRange{l0, WasmPageSize - 10, 20}
+	add("multi: range past the memory's end", handBuilt(l0, past, leaves[0]), MultiClaim{Ranges: []ByteRange{past}}, "out of range")
+	absentR := ByteRange{ContractID{9}, 0, 1}
+	add("multi: bytes of an absent contract", handBuilt(ContractID{9}, absentR, leaves[0]), MultiClaim{Ranges: []ByteRange{absentR}}, "invalid")
+	add("multi: trailing byte", append(enc(idsP), 0), ids, "malformed")
+	// An opaque node written with the empty hash: not canonical.
+	zeroed := &StateMultiProof{IDs: idsP.State.IDs, Nodes: append([]StateProofNode(nil), idsP.State.Nodes...)}
+	for i, n := range zeroed.Nodes {
+		if n.Kind == StateHash {
+			zeroed.Nodes[i].Hash = Hash{}
+			break
+		}
+	}
+	add("multi: opaque node with the empty hash", append(zeroed.AppendBinary([]byte{ProofVersion, byte(KindMulti)}), 0, 0, 0, 0), ids, "malformed")
+}
+
+// vectorClaim reads the claim of a multi vector.
+func vectorClaim(pv proofVector) (MultiClaim, error) {
+	var c MultiClaim
+	for _, s := range pv.IDs {
+		id, err := ParseContractID(s)
+		if err != nil {
+			return c, err
+		}
+		c.IDs = append(c.IDs, id)
+	}
+	for _, r := range pv.Ranges {
+		id, err := ParseContractID(r.ID)
+		if err != nil {
+			return c, err
+		}
+		c.Ranges = append(c.Ranges, ByteRange{id, r.Offset, r.Length})
+	}
+	return c, nil
+}
+
+// wantData is what a valid vector proves, as checkVector returns it: the
+// bytes of a range, nothing for a contract or absence, and for a multi
+// claim the summary of refmulti_test.go (per id 0, or 1 and the leaf; then
+// each range's bytes).
+func wantData(t *testing.T, pv proofVector) string {
+	if pv.Kind != "multi" {
+		return pv.Data
+	}
+	var out []byte
+	for _, l := range pv.Leaves {
+		if l == "" {
+			out = append(out, 0)
+		} else {
+			out = append(append(out, 1), mustHex(t, pv.Name, l)...)
+		}
+	}
+	for _, r := range pv.Ranges {
+		out = append(out, mustHex(t, pv.Name, r.Data)...)
+	}
+	return hex.EncodeToString(out)
 }
 
 // checkVector verifies one proof vector the way a client would.
@@ -226,9 +385,15 @@ func checkVector(pv proofVector) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vector %s: root: %w", pv.Name, err)
 	}
-	id, err := ParseContractID(pv.ID)
+	var id ContractID
+	var c MultiClaim
+	if pv.Kind == "multi" {
+		c, err = vectorClaim(pv)
+	} else {
+		id, err = ParseContractID(pv.ID)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("vector %s: id: %w", pv.Name, err)
+		return nil, fmt.Errorf("vector %s: claim: %w", pv.Name, err)
 	}
 	bin, err := hex.DecodeString(pv.Proof)
 	if err != nil {
@@ -239,6 +404,12 @@ func checkVector(pv proofVector) ([]byte, error) {
 		return nil, err
 	}
 	switch pv.Kind {
+	case "multi":
+		m, err := VerifyMulti(root, p, c)
+		if err != nil {
+			return nil, err
+		}
+		return multiSummary(m, c.IDs, c.Ranges), nil
 	case "range":
 		return VerifyRange(root, id, pv.Offset, pv.Length, p)
 	case "contract":
@@ -280,7 +451,7 @@ func TestVectors(t *testing.T) {
 		data, err := checkVector(pv)
 		switch pv.Error {
 		case "":
-			if err != nil || hex.EncodeToString(data) != pv.Data {
+			if err != nil || hex.EncodeToString(data) != wantData(t, pv) {
 				t.Fatalf("%s: %v", pv.Name, err)
 			}
 		case "malformed":
@@ -291,10 +462,36 @@ func TestVectors(t *testing.T) {
 			if !errors.Is(err, ErrProofInvalid) {
 				t.Fatalf("%s: want invalid, got %v", pv.Name, err)
 			}
+		case "out of range":
+			if !errors.Is(err, ErrOutOfRange) {
+				t.Fatalf("%s: want out of range, got %v", pv.Name, err)
+			}
 		default:
 			t.Fatalf("%s: unknown error class %q", pv.Name, pv.Error)
 		}
 	}
+}
+
+// refCheckVector verifies a vector's claim with proof bytes proof, using
+// the reference alone.
+func refCheckVector(t *testing.T, pv proofVector, proof []byte) ([]byte, error) {
+	root := Hash(mustHex(t, pv.Name, pv.Root))
+	if pv.Kind != "multi" {
+		return refVerify(root, proof, pv.Kind, [32]byte(mustHex(t, pv.Name, pv.ID)), pv.Offset, pv.Length)
+	}
+	var ids [][32]byte
+	for _, s := range pv.IDs {
+		ids = append(ids, [32]byte(mustHex(t, pv.Name, s)))
+	}
+	var ranges []refRange
+	for _, r := range pv.Ranges {
+		ranges = append(ranges, refRange{[32]byte(mustHex(t, pv.Name, r.ID)), r.Offset, r.Length})
+	}
+	res, err := refVerifyMulti(root, proof, true, ids, ranges)
+	if err != nil {
+		return nil, err
+	}
+	return res.summary(ids, ranges), nil
 }
 
 // mustHex decodes a hex string of the vectors file.
@@ -380,12 +577,11 @@ func checkVectorsWithReference(t *testing.T, v *vectorFile) {
 		if !ok {
 			t.Fatalf("%s: unknown error class %q", pv.Name, pv.Error)
 		}
-		root, id := Hash(mustHex(t, pv.Name, pv.Root)), [32]byte(mustHex(t, pv.Name, pv.ID))
-		data, err := refVerify(root, mustHex(t, pv.Name, pv.Proof), pv.Kind, id, pv.Offset, pv.Length)
+		data, err := refCheckVector(t, pv, mustHex(t, pv.Name, pv.Proof))
 		if err != want {
 			t.Fatalf("%s: reference says %v, the file %q", pv.Name, err, pv.Error)
 		}
-		if want == nil && hex.EncodeToString(data) != pv.Data {
+		if want == nil && hex.EncodeToString(data) != wantData(t, pv) {
 			t.Fatalf("%s: reference proves other bytes", pv.Name)
 		}
 	}

@@ -12,6 +12,9 @@ type Proven struct {
 	// Offset and Data are the proven bytes of memory (range proofs).
 	Offset uint64
 	Data   []byte
+	// Multi is what a multiproof (KindMulti) establishes; the fields
+	// above are then unset.
+	Multi *MultiProven
 }
 
 // VerifyAny checks p against root and returns what it proves, whatever
@@ -108,6 +111,8 @@ func noProof(p Proof) bool {
 	case *AbsenceProof:
 		return q == nil
 	case *RangeProof:
+		return q == nil
+	case *MultiProof:
 		return q == nil
 	}
 	return false

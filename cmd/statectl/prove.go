@@ -13,8 +13,8 @@ import (
 
 var proveCmd = &command{
 	name:     "prove",
-	synopsis: "--root ROOT CONTRACT (--page N | --range OFFSET:LENGTH | --absent | --leaf) [-o FILE] [--json]",
-	summary:  "prove a page, a byte range, a contract's leaf or its absence",
+	synopsis: "--root ROOT CONTRACT... (--page N | --range OFFSET:LENGTH | --absent | --leaf | --lookup)... [-o FILE] [--json]",
+	summary:  "prove pages, byte ranges, contracts' leaves or absences, one or many at once",
 	store:    true,
 	help: `Builds a proof about the state under --root (default: the head) that
 anyone holding only that root can check with statectl verify or the
@@ -26,6 +26,17 @@ lightclient package:
                          length and root, globals hash
   --absent               that no contract has the id CONTRACT
 
+Several claims at once make one multiproof (SPEC.md §7.6), which sends
+every node their paths share once:
+
+  --page, --range        repeatable; a bare value (N, OFFSET:LENGTH) applies
+                         to every CONTRACT argument, CONTRACT:N and
+                         CONTRACT:OFFSET:LENGTH to that contract only
+  CONTRACT...            several contracts, with --leaf, --absent or
+  --lookup               --lookup (each one's leaf or absence, whichever holds)
+
+One CONTRACT with one claim gives the single proof of that kind.
+
 The proof is written in the binary encoding (SPEC.md §7.3), or in JSON
 (§7.5) with --json, to -o FILE or to stdout. A binary proof is not written
 to a terminal: use -o, redirect stdout, or --json. With -o a summary is
@@ -35,7 +46,9 @@ Examples:
   statectl prove --root $(statectl root) CONTRACT --page 0 -o page0.proof
   statectl prove CONTRACT --range 0:8 --json > counter.json
   statectl prove --root $OLD CONTRACT --leaf -o leaf.proof
-  statectl prove CONTRACT --absent -o absent.proof`,
+  statectl prove CONTRACT --absent -o absent.proof
+  statectl prove CONTRACT --page 0 --page 7 --range 4096:16 -o three.proof
+  statectl prove A B C --lookup --page D:3 --json > many.json`,
 	run: runProve,
 }
 
@@ -53,15 +66,32 @@ type proveSummaryJSON struct {
 func runProve(c *cli, args []string) error {
 	fs := c.flags()
 	rootFlag := fs.String("root", "head", "`ROOT` the proof is about: 64 hex digits or head")
-	page := fs.String("page", "", "prove page `N`")
-	rng := fs.String("range", "", "prove the byte range `OFFSET:LENGTH`")
+	var pageList, rangeList listFlag
+	fs.Var(&pageList, "page", "prove page `N` (or CONTRACT:N); repeatable")
+	fs.Var(&rangeList, "range", "prove the byte range `OFFSET:LENGTH` (or CONTRACT:OFFSET:LENGTH); repeatable")
 	absent := fs.Bool("absent", false, "prove that no contract has the id CONTRACT")
 	leaf := fs.Bool("leaf", false, "prove CONTRACT's leaf")
+	lookup := fs.Bool("lookup", false, "prove each CONTRACT's leaf or its absence, whichever holds (a multiproof)")
 	outFile := fs.String("o", "", "write the proof to `FILE` instead of stdout")
-	fs.Lookup("json").Usage = "write the proof in JSON (SPEC.md §7.5) instead of binary (§7.3)"
+	fs.Lookup("json").Usage = "write the proof in JSON (SPEC.md §7.5, §7.6) instead of binary (§7.3)"
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
+	}
+	// Several claims make one multiproof; one claim keeps its own kind.
+	vals, qualified, err := parseClaimValues(pageList.values, rangeList.values)
+	if err != nil {
+		return err
+	}
+	if qualified || *lookup || len(pos) > 1 || len(vals) > 1 {
+		return runProveMulti(c, pos, vals, multiMode{leaf: *leaf, absent: *absent, lookup: *lookup}, *rootFlag, *outFile)
+	}
+	page, rng := "", ""
+	if len(pageList.values) == 1 {
+		page = pageList.values[0]
+	}
+	if len(rangeList.values) == 1 {
+		rng = rangeList.values[0]
 	}
 	if len(pos) != 1 {
 		return c.usagef("want one CONTRACT argument, got %d", len(pos))
@@ -78,7 +108,7 @@ func runProve(c *cli, args []string) error {
 	var offset, length uint64
 	switch {
 	case isSet(fs, "page"):
-		n, err := parseUint("page", *page)
+		n, err := parseUint("page", page)
 		if err != nil {
 			return err
 		}
@@ -87,7 +117,7 @@ func runProve(c *cli, args []string) error {
 		}
 		offset, length = n*merkle.PageSize, merkle.PageSize
 	case isSet(fs, "range"):
-		if offset, length, err = parseRange(*rng); err != nil {
+		if offset, length, err = parseRange(rng); err != nil {
 			return err
 		}
 	}
@@ -119,15 +149,7 @@ func runProve(c *cli, args []string) error {
 		return err
 	}
 
-	var data []byte
-	encoding := "binary"
-	if c.json {
-		encoding = "json"
-		data, err = json.MarshalIndent(proof, "", "  ")
-		data = append(data, '\n')
-	} else {
-		data, err = proof.MarshalBinary()
-	}
+	data, encoding, err := encodeProof(c, proof)
 	if err != nil {
 		return err
 	}
@@ -188,4 +210,13 @@ func makeProof(e *engine.Engine, root merkle.Hash, id merkle.ContractID, mode st
 		}
 	}
 	return proof, what, nil
+}
+
+// jsonIndent is the JSON form prove writes: indented, with a final newline.
+func jsonIndent(v any) ([]byte, error) {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
 }

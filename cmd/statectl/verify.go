@@ -12,7 +12,7 @@ import (
 
 var verifyCmd = &command{
 	name:     "verify",
-	synopsis: "--root ROOT PROOF_FILE [--contract ID] [--page N | --range OFFSET:LENGTH | --absent] [--json]",
+	synopsis: "--root ROOT PROOF_FILE [--contract ID]... [--page N | --range OFFSET:LENGTH | --absent | --lookup]... [--json]",
 	summary:  "verify a proof against a root (needs no store)",
 	help: `Verifies the proof in PROOF_FILE (binary or JSON, detected; "-" reads
 stdin) against ROOT, with the lightclient package alone: no store is opened,
@@ -27,6 +27,13 @@ exactly that claim:
 Without --contract it verifies whatever the proof claims and prints that
 claim: check it is the question you asked.
 
+A multiproof (statectl prove with several claims, SPEC.md §7.6) is checked
+against a claim of several items, which it must prove exactly (no more, no
+fewer): --contract, --page and --range are repeatable; bare --page/--range
+values apply to every --contract, CONTRACT:N and CONTRACT:OFFSET:LENGTH to
+that contract; a --contract with no bare value claims its leaf, or with
+--absent its absence, or with --lookup either.
+
 On success it prints what is proven (kind, contract, offsets and bytes, or
 the absence) and exits 0; otherwise it names what failed and exits 1.
 
@@ -34,7 +41,8 @@ Examples:
   statectl verify --root ROOT page0.proof --contract CONTRACT --page 0
   statectl verify --root ROOT counter.json --contract CONTRACT --range 0:8
   statectl verify --root ROOT absent.proof --contract CONTRACT --absent
-  statectl verify --root ROOT some.proof --json`,
+  statectl verify --root ROOT some.proof --json
+  statectl verify --root ROOT three.proof --contract CONTRACT --page 0 --page 7 --range 4096:16`,
 	run: runVerify,
 }
 
@@ -64,12 +72,23 @@ type verifyClaim struct {
 	length   uint64
 	proof    []byte
 	describe string // the claim in words, "" without one
+	// A claim of several items (verify_multi.go): its contracts (the
+	// --contract values) and what they must be.
+	multi *merkle.MultiClaim
+	ids   []merkle.ContractID
+	mode  multiMode
 }
 
 func runVerify(c *cli, args []string) error {
 	q, err := parseVerify(c, args)
 	if err != nil {
 		return err
+	}
+	if q.multi != nil || isMultiProof(q.proof) {
+		if q.multi == nil && q.kind != "" {
+			q.asMultiClaim()
+		}
+		return runVerifyMulti(c, q)
 	}
 	out, proven, err := verifyProof(q)
 	if err != nil {
@@ -95,10 +114,12 @@ func runVerify(c *cli, args []string) error {
 func parseVerify(c *cli, args []string) (*verifyClaim, error) {
 	fs := c.flags()
 	rootFlag := fs.String("root", "", "the trusted state `ROOT`, 64 hex digits (required)")
-	contract := fs.String("contract", "", "claim: the proof is about contract `ID`")
-	page := fs.String("page", "", "claim: the proof proves page `N` of --contract")
-	rng := fs.String("range", "", "claim: the proof proves bytes `OFFSET:LENGTH` of --contract")
-	fs.Bool("absent", false, "claim: the proof proves --contract absent")
+	var contracts, pageList, rangeList listFlag
+	fs.Var(&contracts, "contract", "claim: the proof is about contract `ID`; repeatable")
+	fs.Var(&pageList, "page", "claim: the proof proves page `N` of --contract (or CONTRACT:N); repeatable")
+	fs.Var(&rangeList, "range", "claim: the proof proves bytes `OFFSET:LENGTH` of --contract (or CONTRACT:OFFSET:LENGTH); repeatable")
+	absent := fs.Bool("absent", false, "claim: the proof proves --contract absent")
+	lookup := fs.Bool("lookup", false, "claim: a multiproof proves each --contract's leaf or absence, whichever holds")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return nil, err
@@ -108,6 +129,24 @@ func parseVerify(c *cli, args []string) (*verifyClaim, error) {
 	}
 	if !isSet(fs, "root") {
 		return nil, c.usagef("--root is required: verify checks a proof against a root you trust")
+	}
+	vals, qualified, err := parseClaimValues(pageList.values, rangeList.values)
+	if err != nil {
+		return nil, err
+	}
+	if qualified || *lookup || len(contracts.values) > 1 || len(vals) > 1 {
+		return parseVerifyMulti(c, pos[0], *rootFlag, contracts.values, vals, multiMode{absent: *absent, lookup: *lookup})
+	}
+	contract := new(string)
+	if len(contracts.values) == 1 {
+		*contract = contracts.values[0]
+	}
+	page, rng := new(string), new(string)
+	if len(pageList.values) == 1 {
+		*page = pageList.values[0]
+	}
+	if len(rangeList.values) == 1 {
+		*rng = rangeList.values[0]
 	}
 	q := &verifyClaim{}
 	for _, m := range []string{"page", "range", "absent"} {
