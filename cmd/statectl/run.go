@@ -17,6 +17,7 @@ import (
 	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/merkle"
 	"github.com/wasmstate/wasmstate/pagestore"
+	"github.com/wasmstate/wasmstate/witness"
 )
 
 var runBlockCmd = &command{
@@ -161,6 +162,14 @@ func runRun(c *cli, args []string) error {
 		last := out.Steps[len(out.Steps)-1]
 		return failf("step %d (line %d) failed: %s; nothing committed (--atomic)", last.Step, last.Line, last.Error.Message)
 	}
+	// The witness is taken before the commit (which would add itself as
+	// an operation) and written once the commit succeeded.
+	var w *witness.Witness
+	if *witnessOut != "" {
+		if w, err = s.Witness(context.Background(), engine.WitnessOptions{IncludeCode: *witnessCode}); err != nil {
+			return err
+		}
+	}
 	var root merkle.Hash
 	if *dry {
 		root, err = s.Root()
@@ -172,8 +181,8 @@ func runRun(c *cli, args []string) error {
 		return err
 	}
 	out.Root = root.String()
-	if *witnessOut != "" {
-		if out.Witness, err = writeWitness(s, *witnessOut, *witnessCode); err != nil {
+	if w != nil {
+		if out.Witness, err = writeWitness(w, *witnessOut, *witnessCode); err != nil {
 			return err
 		}
 	}
@@ -181,12 +190,8 @@ func runRun(c *cli, args []string) error {
 	return nil
 }
 
-// writeWitness writes the session's witness to name.
-func writeWitness(s *engine.Session, name string, code bool) (*witnessFileJSON, error) {
-	w, err := s.Witness(context.Background(), engine.WitnessOptions{IncludeCode: code})
-	if err != nil {
-		return nil, err
-	}
+// writeWitness writes a witness to name.
+func writeWitness(w *witness.Witness, name string, code bool) (*witnessFileJSON, error) {
 	b, err := w.MarshalBinary()
 	if err != nil {
 		return nil, err
