@@ -15,6 +15,7 @@ import (
 	"github.com/wasmstate/wasmstate/codec"
 	"github.com/wasmstate/wasmstate/lightclient"
 	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/witness"
 )
 
 // Dusk's compiled mainnet genesis contracts, as scripts/fetch-dusk-contracts.sh
@@ -109,8 +110,11 @@ func TestDuskContracts(t *testing.T) {
 	}
 	root1 := commit(t, s)
 
-	// State changes, as the node makes them (external calls).
-	s2, err := e.NewSession(root1, meta)
+	// State changes, as the node makes them (external calls), recorded as
+	// a witness where this platform can record one.
+	o2 := meta
+	o2.RecordWitness = e.witnessSupport() == nil
+	s2, err := e.NewSession(root1, o2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +148,32 @@ func TestDuskContracts(t *testing.T) {
 			t.Fatalf("%s with a malformed argument changed the root", bad.fn)
 		}
 	}
+	var w *witness.Witness
+	if o2.RecordWitness {
+		if w, err = s2.Witness(context.Background(), WitnessOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	root2 := commit(t, s2)
 	if root2 == root1 {
 		t.Fatal("state changes left the root unchanged")
+	}
+	if w != nil {
+		// Dusk's contracts replay from their witness alone, to the same root.
+		enc, err := w.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w2, err := witness.Decode(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Replay(context.Background(), w2, root1, root2, ReplayOptions{Options: Options{Logger: quiet},
+			Code: func(h merkle.Hash) ([]byte, error) { return e.store.Code(h) }})
+		if err != nil {
+			t.Fatalf("replay of the Dusk block: %v", err)
+		}
+		t.Logf("Dusk block witness: %d bytes, %d pages of %d contracts, %d operations", len(enc), res.Pages, res.Contracts, res.Ops)
 	}
 	s.Close()
 	s2.Close()
