@@ -412,12 +412,14 @@ func (c *contract) updateLeaf() error {
 	return nil
 }
 
-// stage adds what the contract changed to a commit batch.
+// stage adds what the contract changed to a commit batch. The session's
+// page copies go in as they are (PutPageOwned): committed() forgets them,
+// and between calls nothing else refers to them (the journal is empty).
 func (c *contract) stage(b *pagestore.Batch) error {
 	idx := slices.Sorted(maps.Keys(c.pages))
 	for _, i := range idx {
 		if h := c.hashes[i]; h != merkle.EmptyPageHash() {
-			b.PutPage(h, c.pages[i])
+			b.PutPageOwned(h, c.pages[i])
 		}
 	}
 	if _, err := c.mt.Commit(b); err != nil {

@@ -33,6 +33,13 @@ import (
 //   - 32 MiB block cache (default 8 MiB).
 //   - Seek-triggered compaction off: random tree reads across levels must
 //     not cause rewrites.
+//   - goleveldb's buffer pool off. The block cache charges a block the
+//     capacity of its buffer, and the pool hands a small block a recycled
+//     buffer of any larger size (up to a whole table's index block, MiBs):
+//     one such block could charge the whole cache and flush it, and then
+//     every Has read a table index of MiBs from the file again (measured:
+//     commits of 256 pages taking 400 ms instead of 10 ms once the store
+//     held 80 MB).
 //
 // Memory cost: up to two write buffers plus the block cache, about 96 MiB.
 //
@@ -56,6 +63,7 @@ func LevelDBOptions() *opt.Options {
 		Filter:                 filter.NewBloomFilter(10),
 		BlockCacheCapacity:     32 * opt.MiB,
 		DisableSeeksCompaction: true,
+		DisableBufferPool:      true,
 	}
 }
 
@@ -162,6 +170,8 @@ func (l *LevelDB) NewBatch() WriteBatch { return &levelBatch{} }
 func (l *LevelDB) NewBatchSize(bytes int) WriteBatch {
 	return &levelBatch{b: *leveldb.MakeBatch(bytes)}
 }
+
+func (l *LevelDB) newBatchSized(_, bytes int) WriteBatch { return l.NewBatchSize(bytes) }
 
 // Write implements Backend: one goleveldb batch, journaled and (with sync)
 // fsynced before Write returns.

@@ -1,6 +1,7 @@
 package pagestore
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,15 +11,30 @@ import (
 // MemoryBackend is an in-memory Backend for tests and ephemeral stores. It
 // keeps no data across processes. Its zero value is not usable; call
 // NewMemoryBackend.
+//
+// Keys of objects and commit records (a prefix byte and a hash) key a map
+// of fixed-size arrays, so storing one allocates no key and the map holds
+// one pointer per entry for the garbage collector to follow; other keys
+// (head, version, blobs) key a map of strings.
 type MemoryBackend struct {
 	mu     sync.RWMutex
-	m      map[string][]byte
+	fixed  map[objKey][]byte
+	other  map[string][]byte
 	closed bool
 }
 
 // NewMemoryBackend returns an empty in-memory backend.
 func NewMemoryBackend() *MemoryBackend {
-	return &MemoryBackend{m: make(map[string][]byte)}
+	return &MemoryBackend{fixed: make(map[objKey][]byte), other: make(map[string][]byte)}
+}
+
+func (b *MemoryBackend) lookup(key []byte) ([]byte, bool) {
+	if len(key) == keyLen {
+		v, ok := b.fixed[objKey(key)]
+		return v, ok
+	}
+	v, ok := b.other[string(key)]
+	return v, ok
 }
 
 // Get implements Backend.
@@ -28,7 +44,7 @@ func (b *MemoryBackend) Get(key []byte) ([]byte, error) {
 	if b.closed {
 		return nil, fmt.Errorf("pagestore: memory backend: get %x: %w", key, ErrClosed)
 	}
-	v, ok := b.m[string(key)]
+	v, ok := b.lookup(key)
 	if !ok {
 		return nil, fmt.Errorf("pagestore: memory backend: get %x: %w", key, ErrNotFound)
 	}
@@ -42,13 +58,15 @@ func (b *MemoryBackend) Has(key []byte) (bool, error) {
 	if b.closed {
 		return false, fmt.Errorf("pagestore: memory backend: has %x: %w", key, ErrClosed)
 	}
-	_, ok := b.m[string(key)]
+	_, ok := b.lookup(key)
 	return ok, nil
 }
 
 type memOp struct {
+	fixed  bool   // key is in fk, else in key
+	fk     objKey // a keyLen-byte key
 	key    string
-	value  []byte
+	value  []byte // owned by the batch, then by the backend: never modified
 	delete bool
 }
 
@@ -57,24 +75,38 @@ type memBatch struct {
 	size int
 }
 
-func (m *memBatch) Put(key, value []byte) {
-	m.ops = append(m.ops, memOp{key: string(key), value: slices.Clone(value)})
+func (m *memBatch) op(key, value []byte, del bool) {
+	o := memOp{value: value, delete: del}
+	if len(key) == keyLen {
+		o.fixed, o.fk = true, objKey(key)
+	} else {
+		o.key = string(key)
+	}
+	m.ops = append(m.ops, o)
 	m.size += len(key) + len(value)
 }
 
-func (m *memBatch) Delete(key []byte) {
-	m.ops = append(m.ops, memOp{key: string(key), delete: true})
-	m.size += len(key)
-}
+func (m *memBatch) Put(key, value []byte) { m.op(key, slices.Clone(value), false) }
+
+// putOwned is Put for a value the caller will never modify again (a
+// Store's staged object): the backend keeps it without a copy.
+func (m *memBatch) putOwned(key, value []byte) { m.op(key, value, false) }
+
+func (m *memBatch) Delete(key []byte) { m.op(key, nil, true) }
 
 func (m *memBatch) Len() int  { return len(m.ops) }
 func (m *memBatch) Size() int { return m.size }
-func (m *memBatch) Reset()    { m.ops, m.size = m.ops[:0], 0 }
+func (m *memBatch) Reset()    { clear(m.ops); m.ops, m.size = m.ops[:0], 0 }
 
 // NewBatch implements Backend.
 func (b *MemoryBackend) NewBatch() WriteBatch { return &memBatch{} }
 
-// Write implements Backend; sync has no meaning in memory.
+func (b *MemoryBackend) newBatchSized(ops, _ int) WriteBatch {
+	return &memBatch{ops: make([]memOp, 0, ops+2)}
+}
+
+// Write implements Backend; sync has no meaning in memory. The values are
+// the batch's own copies, so the map takes them as they are.
 func (b *MemoryBackend) Write(wb WriteBatch, sync bool) error {
 	mb, ok := wb.(*memBatch)
 	if !ok {
@@ -86,10 +118,15 @@ func (b *MemoryBackend) Write(wb WriteBatch, sync bool) error {
 		return fmt.Errorf("pagestore: memory backend: write: %w", ErrClosed)
 	}
 	for _, op := range mb.ops {
-		if op.delete {
-			delete(b.m, op.key)
-		} else {
-			b.m[op.key] = slices.Clone(op.value)
+		switch {
+		case op.fixed && op.delete:
+			delete(b.fixed, op.fk)
+		case op.fixed:
+			b.fixed[op.fk] = op.value
+		case op.delete:
+			delete(b.other, op.key)
+		default:
+			b.other[op.key] = op.value
 		}
 	}
 	return nil
@@ -109,7 +146,12 @@ func (b *MemoryBackend) Iterate(prefix []byte, fn func(key, value []byte) error)
 	}
 	var snap []kv
 	p := string(prefix)
-	for k, v := range b.m {
+	for k, v := range b.fixed {
+		if bytes.HasPrefix(k[:], prefix) {
+			snap = append(snap, kv{string(k[:]), v})
+		}
+	}
+	for k, v := range b.other {
 		if strings.HasPrefix(k, p) {
 			snap = append(snap, kv{k, v})
 		}
@@ -132,6 +174,6 @@ func (b *MemoryBackend) Close() error {
 		return fmt.Errorf("pagestore: memory backend: close: %w", ErrClosed)
 	}
 	b.closed = true
-	b.m = nil
+	b.fixed, b.other = nil, nil
 	return nil
 }
