@@ -417,6 +417,9 @@ func (c *contract) updateLeaf() error {
 // and between calls nothing else refers to them (the journal is empty).
 func (c *contract) stage(b *pagestore.Batch) error {
 	idx := slices.Sorted(maps.Keys(c.pages))
+	// Each page brings its path's new nodes: about 7 for pages spread over
+	// a large memory (bench/README.md), all 30 for a lone page.
+	b.Grow(8*len(idx) + 32)
 	for _, i := range idx {
 		if h := c.hashes[i]; h != merkle.EmptyPageHash() {
 			b.PutPageOwned(h, c.pages[i])

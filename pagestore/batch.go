@@ -2,6 +2,7 @@ package pagestore
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/wasmstate/wasmstate/merkle"
 )
@@ -71,6 +72,22 @@ func (b *Batch) putOwned(k Kind, h merkle.Hash, value []byte, owned bool) {
 	b.index[key] = len(b.objs)
 	b.objs = append(b.objs, staged{key: key, value: value})
 	b.bytes += len(value)
+}
+
+// Grow makes room for n more objects, so that staging a large commit does
+// not grow the batch's tables step by step.
+func (b *Batch) Grow(n int) {
+	if n <= 0 {
+		return
+	}
+	b.objs = slices.Grow(b.objs, n)
+	if len(b.index) < n {
+		index := make(map[objKey]int, len(b.index)+n)
+		for k, i := range b.index {
+			index[k] = i
+		}
+		b.index = index
+	}
 }
 
 func (b *Batch) lookup(key objKey) ([]byte, bool) {

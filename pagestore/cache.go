@@ -11,24 +11,27 @@ const entryOverhead = keyLen + 96
 // because values range from 64-byte nodes to megabyte code blobs. A nil
 // *cache is a valid, disabled cache.
 //
-// The list lives in one slice of entries linked by index, and the map
-// holds indexes: adding a value allocates nothing once the slice has
-// grown, and the map has no pointers for the garbage collector to scan.
-// A commit adds a few thousand tree nodes, and a generic LRU's allocation
-// and map upkeep per entry was a sixth of its CPU time.
+// The list lives in one slice of entries linked by index, and an objIndex
+// finds them: adding a value allocates nothing once the slice has grown.
+// A commit adds a few thousand tree nodes, each evicting an old one; with
+// a generic LRU (an allocation and map upkeep per entry) that was a sixth
+// of the commit's CPU time.
 type cache struct {
 	mu      sync.Mutex
-	index   map[objKey]int32
+	index   objIndex
 	entries []centry // entries[0] is the list's sentinel: next is the newest, prev the oldest
 	free    int32    // first free entry, linked by next; 0 when none
 	bytes   int64
 	budget  int64
 	hits    int64
 	misses  int64
+	hashes  []uint64 // scratch of addStaged
+	sink    uint64   // where addStaged's touches go
 }
 
 type centry struct {
 	key        objKey
+	hash       uint64 // the index's hash of key
 	val        []byte
 	prev, next int32
 }
@@ -43,7 +46,7 @@ func newCache(budget int64) *cache {
 }
 
 func (c *cache) reset() {
-	c.index = make(map[objKey]int32)
+	c.index = newObjIndex(func(i int32) *objKey { return &c.entries[i].key })
 	c.entries = make([]centry, 1, 64)
 	c.free, c.bytes = 0, 0
 }
@@ -68,9 +71,9 @@ func (c *cache) pushFront(i int32) {
 func (c *cache) drop(i int32) {
 	c.unlink(i)
 	e := &c.entries[i]
-	delete(c.index, e.key)
+	c.index.delHashed(&e.key, e.hash)
 	c.bytes -= int64(len(e.val)) + entryOverhead
-	e.val, e.prev, e.next = nil, 0, c.free
+	e.val, e.prev, e.next, e.hash = nil, 0, c.free, 0
 	c.free = i
 }
 
@@ -82,8 +85,8 @@ func (c *cache) get(k objKey) ([]byte, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	i, ok := c.index[k]
-	if !ok {
+	i := c.index.get(&k)
+	if i == 0 {
 		c.misses++
 		return nil, false
 	}
@@ -101,7 +104,7 @@ func (c *cache) peek(k objKey) ([]byte, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if i, ok := c.index[k]; ok {
+	if i := c.index.get(&k); i != 0 {
 		return c.entries[i].val, true
 	}
 	return nil, false
@@ -114,8 +117,7 @@ func (c *cache) contains(k objKey) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.index[k]
-	return ok
+	return c.index.get(&k) != 0
 }
 
 // add caches v (which must be verified and never modified afterwards),
@@ -137,42 +139,74 @@ func (c *cache) addIf(k objKey, v []byte, ok func() bool) {
 }
 
 // addStaged caches the values of objs under one lock (a commit's new
-// nodes).
+// nodes). It first touches the index cells of the new keys and of the
+// entries they will evict, so that those cache misses overlap.
 func (c *cache) addStaged(objs []staged) {
 	if c == nil || len(objs) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	hs := c.hashes[:0]
+	var acc uint64
 	for i := range objs {
-		c.addLocked(objs[i].key, objs[i].value)
+		h := c.index.hash(&objs[i].key)
+		hs = append(hs, h)
+		acc ^= c.index.touch(h)
+	}
+	if c.bytes+int64(len(objs))*(64+entryOverhead) > c.budget {
+		v := c.entries[0].prev
+		for range objs {
+			if v == 0 {
+				break
+			}
+			acc ^= c.index.touch(c.entries[v].hash)
+			v = c.entries[v].prev
+		}
+	}
+	c.sink += acc // keeps the touches
+	for i := range objs {
+		c.addHashed(objs[i].key, hs[i], objs[i].value)
+	}
+	if cap(hs) <= 1<<16 {
+		c.hashes = hs[:0]
 	}
 }
 
-func (c *cache) addLocked(k objKey, v []byte) {
+func (c *cache) addLocked(k objKey, v []byte) { c.addHashed(k, c.index.hash(&k), v) }
+
+func (c *cache) addHashed(k objKey, h uint64, v []byte) {
 	cost := int64(len(v)) + entryOverhead
 	if cost > c.budget/4 {
 		return // one value must not flush a quarter of the cache
 	}
-	if i, ok := c.index[k]; ok {
-		e := &c.entries[i]
-		c.bytes += int64(len(v)) - int64(len(e.val))
-		e.val = v
-		c.unlink(i)
-		c.pushFront(i)
-	} else {
+	i, added := c.index.upsertHashed(&k, h, func() int32 {
 		i := c.free
 		if i != 0 {
 			c.free = c.entries[i].next
 		} else {
+			if len(c.entries) > maxIndexed {
+				return 0
+			}
 			i = int32(len(c.entries))
 			c.entries = append(c.entries, centry{})
 		}
-		c.entries[i].key, c.entries[i].val = k, v
-		c.pushFront(i)
-		c.index[k] = i
+		c.entries[i].key, c.entries[i].hash = k, h
+		return i
+	})
+	switch {
+	case i == 0:
+		return
+	case added:
+		c.entries[i].val = v
 		c.bytes += cost
+	default:
+		e := &c.entries[i]
+		c.bytes += int64(len(v)) - int64(len(e.val))
+		e.val = v
+		c.unlink(i)
 	}
+	c.pushFront(i)
 	for c.bytes > c.budget {
 		oldest := c.entries[0].prev
 		if oldest == 0 {
@@ -189,7 +223,7 @@ func (c *cache) remove(k objKey) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if i, ok := c.index[k]; ok {
+	if i := c.index.get(&k); i != 0 {
 		c.drop(i)
 	}
 }
@@ -212,7 +246,7 @@ func (c *cache) stats(s *Stats) {
 	defer c.mu.Unlock()
 	s.CacheHits = c.hits
 	s.CacheMisses = c.misses
-	s.CacheEntries = len(c.index)
+	s.CacheEntries = c.index.len()
 	s.CacheBytes = c.bytes
 	s.CacheBudget = c.budget
 }

@@ -12,26 +12,60 @@ import (
 // keeps no data across processes. Its zero value is not usable; call
 // NewMemoryBackend.
 //
-// Keys of objects and commit records (a prefix byte and a hash) key a map
-// of fixed-size arrays, so storing one allocates no key and the map holds
-// one pointer per entry for the garbage collector to follow; other keys
-// (head, version, blobs) key a map of strings.
+// Keys of objects and commit records (a prefix byte and a hash) are found
+// through an objIndex over an array of entries, so storing one allocates
+// no key and costs one or two cache misses (a Go map of 33-byte keys cost
+// several); other keys (head, version, blobs) key a map of strings.
 type MemoryBackend struct {
 	mu     sync.RWMutex
-	fixed  map[objKey][]byte
+	index  objIndex
+	chunks [][]memEntry // entry i is chunks[i/chunkLen][i%chunkLen]; entry 0 is unused
+	n      int32        // entries allocated
+	free   []int32      // entries deleted, for reuse
+	hashes []uint64     // scratch of Write
+	sink   uint64       // where Write's touches go
 	other  map[string][]byte
 	closed bool
 }
 
+// Entries live in chunks so that a growing store never copies them.
+const chunkLen = 4096
+
+type memEntry struct {
+	key  objKey
+	live bool
+	val  []byte
+}
+
 // NewMemoryBackend returns an empty in-memory backend.
 func NewMemoryBackend() *MemoryBackend {
-	return &MemoryBackend{fixed: make(map[objKey][]byte), other: make(map[string][]byte)}
+	b := &MemoryBackend{n: 1, other: make(map[string][]byte)}
+	b.index = newObjIndex(func(i int32) *objKey { return &b.entry(i).key })
+	return b
+}
+
+func (b *MemoryBackend) entry(i int32) *memEntry { return &b.chunks[i/chunkLen][i%chunkLen] }
+
+// alloc returns a free entry.
+func (b *MemoryBackend) alloc() int32 {
+	if n := len(b.free); n > 0 {
+		i := b.free[n-1]
+		b.free = b.free[:n-1]
+		return i
+	}
+	if int(b.n/chunkLen) == len(b.chunks) {
+		b.chunks = append(b.chunks, make([]memEntry, chunkLen))
+	}
+	b.n++
+	return b.n - 1
 }
 
 func (b *MemoryBackend) lookup(key []byte) ([]byte, bool) {
 	if len(key) == keyLen {
-		v, ok := b.fixed[objKey(key)]
-		return v, ok
+		if i := b.index.get((*objKey)(key)); i != 0 {
+			return b.entry(i).val, true
+		}
+		return nil, false
 	}
 	v, ok := b.other[string(key)]
 	return v, ok
@@ -106,7 +140,7 @@ func (b *MemoryBackend) newBatchSized(ops, _ int) WriteBatch {
 }
 
 // Write implements Backend; sync has no meaning in memory. The values are
-// the batch's own copies, so the map takes them as they are.
+// the batch's own copies, so the backend takes them as they are.
 func (b *MemoryBackend) Write(wb WriteBatch, sync bool) error {
 	mb, ok := wb.(*memBatch)
 	if !ok {
@@ -117,17 +151,46 @@ func (b *MemoryBackend) Write(wb WriteBatch, sync bool) error {
 	if b.closed {
 		return fmt.Errorf("pagestore: memory backend: write: %w", ErrClosed)
 	}
-	for _, op := range mb.ops {
+	if int(b.n)-len(b.free)+len(mb.ops) > maxIndexed {
+		return fmt.Errorf("pagestore: memory backend: write: %w: more than %d objects", ErrInvalid, maxIndexed)
+	}
+	// The index cells of the batch's keys first, all at once: their cache
+	// misses overlap (objIndex.touch).
+	hs := b.hashes[:0]
+	var acc uint64
+	for i := range mb.ops {
+		var h uint64
+		if op := &mb.ops[i]; op.fixed {
+			h = b.index.hash(&op.fk)
+			acc ^= b.index.touch(h)
+		}
+		hs = append(hs, h)
+	}
+	b.sink += acc
+	for j := range mb.ops {
+		op := &mb.ops[j]
 		switch {
 		case op.fixed && op.delete:
-			delete(b.fixed, op.fk)
+			if i := b.index.delHashed(&op.fk, hs[j]); i != 0 {
+				*b.entry(i) = memEntry{}
+				b.free = append(b.free, i)
+			}
 		case op.fixed:
-			b.fixed[op.fk] = op.value
+			i, _ := b.index.upsertHashed(&op.fk, hs[j], func() int32 {
+				i := b.alloc()
+				e := b.entry(i)
+				e.key, e.live = op.fk, true
+				return i
+			})
+			b.entry(i).val = op.value
 		case op.delete:
 			delete(b.other, op.key)
 		default:
 			b.other[op.key] = op.value
 		}
+	}
+	if cap(hs) <= 1<<16 { // a sweep's huge batch is not kept
+		b.hashes = hs[:0]
 	}
 	return nil
 }
@@ -146,9 +209,11 @@ func (b *MemoryBackend) Iterate(prefix []byte, fn func(key, value []byte) error)
 	}
 	var snap []kv
 	p := string(prefix)
-	for k, v := range b.fixed {
-		if bytes.HasPrefix(k[:], prefix) {
-			snap = append(snap, kv{string(k[:]), v})
+	for _, c := range b.chunks {
+		for i := range c {
+			if e := &c[i]; e.live && bytes.HasPrefix(e.key[:], prefix) {
+				snap = append(snap, kv{string(e.key[:]), e.val})
+			}
 		}
 	}
 	for k, v := range b.other {
@@ -174,6 +239,7 @@ func (b *MemoryBackend) Close() error {
 		return fmt.Errorf("pagestore: memory backend: close: %w", ErrClosed)
 	}
 	b.closed = true
-	b.fixed, b.other = nil, nil
+	b.chunks, b.free, b.other = nil, nil, nil
+	b.index.reset()
 	return nil
 }

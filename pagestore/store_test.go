@@ -349,8 +349,8 @@ func TestCacheModel(t *testing.T) {
 		for _, e := range model {
 			want += int64(e.n) + entryOverhead
 		}
-		if c.bytes != want || len(c.index) != len(model) {
-			t.Fatalf("step %d: %d bytes in %d entries, model %d in %d", step, c.bytes, len(c.index), want, len(model))
+		if c.bytes != want || c.index.len() != len(model) {
+			t.Fatalf("step %d: %d bytes in %d entries, model %d in %d", step, c.bytes, c.index.len(), want, len(model))
 		}
 		// The list runs newest to oldest, as the model.
 		i := c.entries[0].next
@@ -374,8 +374,8 @@ func TestCacheUnit(t *testing.T) {
 	}
 	c.add(k[0], make([]byte, 100))
 	c.add(k[0], make([]byte, 200)) // replace: charged once
-	if c.bytes != 200+entryOverhead || len(c.index) != 1 {
-		t.Fatalf("replace: %d bytes, %d entries", c.bytes, len(c.index))
+	if c.bytes != 200+entryOverhead || c.index.len() != 1 {
+		t.Fatalf("replace: %d bytes, %d entries", c.bytes, c.index.len())
 	}
 	for _, key := range k[1:] {
 		c.add(key, make([]byte, 350))
@@ -398,7 +398,7 @@ func TestCacheUnit(t *testing.T) {
 		t.Fatalf("%d bytes charged after remove", c.bytes)
 	}
 	c.purge()
-	if c.bytes != 0 || len(c.index) != 0 {
+	if c.bytes != 0 || c.index.len() != 0 {
 		t.Fatalf("after purge: %d bytes", c.bytes)
 	}
 	var nilCache *cache // disabled: every method is a no-op
