@@ -1,6 +1,8 @@
 package pagestore
 
 import (
+	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -20,7 +22,7 @@ import (
 type Batch struct {
 	hashed bool // see NewHashedBatch
 	objs   []staged
-	index  map[objKey]int
+	index  objIndex // objs[slot-1]; nil table until the first object
 	bytes  int
 	record *CommitRecord
 	head   *merkle.Hash
@@ -33,7 +35,7 @@ type staged struct {
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch {
-	return &Batch{index: make(map[objKey]int)}
+	return &Batch{}
 }
 
 // NewHashedBatch returns an empty batch whose objects the caller hashed
@@ -59,19 +61,29 @@ func (b *Batch) put(k Kind, h merkle.Hash, value []byte) {
 
 // putOwned stages value itself when owned, else a copy of it.
 func (b *Batch) putOwned(k Kind, h merkle.Hash, value []byte, owned bool) {
-	if b.index == nil {
-		b.index = make(map[objKey]int)
-	}
+	b.initIndex()
 	key := makeKey(k, h)
-	if _, ok := b.index[key]; ok {
-		return
+	_, added := b.index.upsert(&key, func() int32 {
+		if len(b.objs) >= maxIndexed {
+			return 0
+		}
+		b.objs = append(b.objs, staged{key: key})
+		return int32(len(b.objs))
+	})
+	if !added {
+		return // staged already (or a batch of 2^31 objects)
 	}
 	if !owned {
 		value = append([]byte(nil), value...)
 	}
-	b.index[key] = len(b.objs)
-	b.objs = append(b.objs, staged{key: key, value: value})
+	b.objs[len(b.objs)-1].value = value
 	b.bytes += len(value)
+}
+
+func (b *Batch) initIndex() {
+	if b.index.tab == nil {
+		b.index = newObjIndex(func(i int32) *objKey { return &b.objs[i-1].key })
+	}
 }
 
 // Grow makes room for n more objects, so that staging a large commit does
@@ -80,22 +92,20 @@ func (b *Batch) Grow(n int) {
 	if n <= 0 {
 		return
 	}
+	b.initIndex()
 	b.objs = slices.Grow(b.objs, n)
-	if len(b.index) < n {
-		index := make(map[objKey]int, len(b.index)+n)
-		for k, i := range b.index {
-			index[k] = i
-		}
-		b.index = index
-	}
+	b.index.reserve(n)
 }
 
 func (b *Batch) lookup(key objKey) ([]byte, bool) {
-	i, ok := b.index[key]
-	if !ok {
+	if b.index.tab == nil {
 		return nil, false
 	}
-	return b.objs[i].value, true
+	i := b.index.get(&key)
+	if i == 0 {
+		return nil, false
+	}
+	return b.objs[i-1].value, true
 }
 
 // PutPage stages the page with hash h (merkle.HashPage(page)). Like
@@ -227,7 +237,8 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 	if op, ok := wb.(ownedPutter); ok {
 		put = op.putOwned
 	}
-	for _, o := range b.objs {
+	for _, oi := range writeOrder(s.kv, b.objs) {
+		o := b.objs[oi]
 		k, h := o.key.kind(), o.key.hash()
 		// Tree nodes are small: writing one again costs less than asking
 		// the backend whether it has it (a miss reads through every level
@@ -322,7 +333,7 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 		}
 	}
 	s.cache.addStaged(nodes)
-	b.objs, b.index, b.bytes, b.record, b.head = nil, nil, 0, nil, nil
+	b.objs, b.index, b.bytes, b.record, b.head = nil, objIndex{}, 0, nil, nil
 	return st, nil
 }
 
@@ -407,6 +418,41 @@ func (s *Store) requireState(b *Batch, h merkle.Hash) error {
 		return nil
 	}
 	return s.require(b, KindStateNode, h)
+}
+
+// sortedWriter is a Backend that inserts a batch faster in key order:
+// goleveldb puts each record into a skip list, and a commit's keys are
+// random hashes, so each insert walked cold nodes of a list of a few
+// hundred thousand (1.3 µs an insert, ten per changed page); in order,
+// consecutive inserts walk the same path.
+type sortedWriter interface {
+	sortedWrites()
+}
+
+// writeOrder returns the order in which to write objs: key order for a
+// sortedWriter (by the kind and the first 7 bytes of the hash, which
+// orders all but colliding prefixes), else as staged.
+func writeOrder(kv Backend, objs []staged) []int32 {
+	order := make([]int32, len(objs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	if _, ok := kv.(sortedWriter); !ok || len(objs) < 2 {
+		return order
+	}
+	type ranked struct {
+		rank uint64
+		i    int32
+	}
+	r := make([]ranked, len(objs))
+	for i := range objs {
+		r[i] = ranked{binary.BigEndian.Uint64(objs[i].key[:8]), int32(i)}
+	}
+	slices.SortFunc(r, func(a, b ranked) int { return cmp.Compare(a.rank, b.rank) })
+	for i := range r {
+		order[i] = r[i].i
+	}
+	return order
 }
 
 // ownedPutter is a WriteBatch that can take a value without copying it,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/syndtr/goleveldb/leveldb"
 	lerrors "github.com/syndtr/goleveldb/leveldb/errors"
@@ -72,6 +73,10 @@ func LevelDBOptions() *opt.Options {
 type LevelDB struct {
 	db  *leveldb.DB
 	dir string
+	// settle: Close replays a large journal into a table (settle.go); set
+	// for stores opened by Open, with LevelDBOptions.
+	settle bool
+	wrote  atomic.Bool // a batch was written since the open
 }
 
 // OpenLevelDB opens (creating if needed) the goleveldb database in dir. A nil
@@ -173,6 +178,8 @@ func (l *LevelDB) NewBatchSize(bytes int) WriteBatch {
 
 func (l *LevelDB) newBatchSized(_, bytes int) WriteBatch { return l.NewBatchSize(bytes) }
 
+func (l *LevelDB) sortedWrites() {}
+
 // Write implements Backend: one goleveldb batch, journaled and (with sync)
 // fsynced before Write returns.
 func (l *LevelDB) Write(wb WriteBatch, sync bool) error {
@@ -180,6 +187,7 @@ func (l *LevelDB) Write(wb WriteBatch, sync bool) error {
 	if !ok {
 		return fmt.Errorf("pagestore: leveldb: write: batch of type %T: %w", wb, ErrInvalid)
 	}
+	l.wrote.Store(true)
 	if err := l.db.Write(&b.b, &opt.WriteOptions{Sync: sync}); err != nil {
 		return l.mapErr("write", nil, err)
 	}
@@ -205,10 +213,14 @@ func (l *LevelDB) Iterate(prefix []byte, fn func(key, value []byte) error) error
 	return nil
 }
 
-// Close implements Backend.
+// Close implements Backend. After a clean close of a store that wrote a
+// large journal, it settles the journal (settle.go).
 func (l *LevelDB) Close() error {
 	if err := l.db.Close(); err != nil {
 		return l.mapErr("close", []byte(l.dir), err)
+	}
+	if l.settle && l.wrote.Load() {
+		settleJournal(l.dir)
 	}
 	return nil
 }

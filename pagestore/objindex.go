@@ -130,9 +130,22 @@ func (x *objIndex) delHashed(k *objKey, h uint64) int32 {
 	return slot
 }
 
-func (x *objIndex) grow() {
+// reserve makes room for n more keys without growing step by step.
+func (x *objIndex) reserve(n int) {
+	size := len(x.tab)
+	for (x.n+n)*4 >= size*3 {
+		size *= 2
+	}
+	if size > len(x.tab) {
+		x.resize(size)
+	}
+}
+
+func (x *objIndex) grow() { x.resize(2 * len(x.tab)) }
+
+func (x *objIndex) resize(size int) {
 	old := x.tab
-	x.tab = make([]islot, 2*len(old))
+	x.tab = make([]islot, size)
 	m := len(x.tab) - 1
 	for i := range old {
 		s := &old[i]
