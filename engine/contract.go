@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
 	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -70,12 +71,17 @@ type contract struct {
 
 // storeOwner is a wasmtime store's data: the session that owns the store
 // now. A store outlives its session when it is handed on (warm.go).
-type storeOwner struct{ s *Session }
+type storeOwner struct {
+	s *Session
+	// The epoch deadline last set on the store, and when (setDeadline).
+	deadlineTicks uint64
+	deadlineSet   time.Time
+}
 
 // wasmStore returns the session's wasmtime store, creating it on first use.
 func (s *Session) wasmStore() *wasmtime.Store {
 	if s.wstore == nil {
-		s.owner = &storeOwner{s}
+		s.owner = &storeOwner{s: s}
 		s.wstore = wasmtime.NewStoreWithData(s.e.wt, s.owner)
 		s.wstore.Limiter(int64(min(s.e.opts.MaxMemoryBytes, math.MaxInt64)), -1, -1, -1, -1)
 	}

@@ -6,12 +6,15 @@ import (
 )
 
 // compareTracker keeps a shadow copy of the memory as of the last Collect and
-// reports the pages whose contents differ from it.
+// reports the pages whose contents differ from it. Where the kernel can say
+// which pages hold a private frame (frameScan), it compares only those.
 type compareTracker struct {
 	base   unsafe.Pointer
 	length uint64
 	shadow []byte // len(shadow) >= length; see shadow_linux.go
 	closed bool
+	frames *frameScan // nil: compare every page
+	cand   []uint64   // scratch of Collect
 }
 
 func newCompare(base unsafe.Pointer, length uint64) (*compareTracker, error) {
@@ -19,7 +22,7 @@ func newCompare(base unsafe.Pointer, length uint64) (*compareTracker, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &compareTracker{base: base, length: length, shadow: sh}
+	t := &compareTracker{base: base, length: length, shadow: sh, frames: newFrameScan()}
 	copy(t.shadow, t.mem())
 	return t, nil
 }
@@ -62,6 +65,23 @@ func (t *compareTracker) Collect(dst []uint64) ([]uint64, error) {
 		return dst, ErrClosed
 	}
 	mem, shadow := t.mem(), t.shadow[:t.length]
+	if t.frames != nil {
+		cand, err := t.frames.find(t.cand[:0], t.base, t.length)
+		if err == nil {
+			t.cand = cand
+			for _, p := range cand {
+				off := p << pageShift
+				m := mem[off : off+PageSize : off+PageSize]
+				s := shadow[off : off+PageSize : off+PageSize]
+				if !bytes.Equal(m, s) {
+					copy(s, m)
+					dst = append(dst, p)
+				}
+			}
+			return dst, nil
+		}
+		t.frames = nil // the scan failed: compare every page from now on
+	}
 	for off := 0; off < len(mem); off += PageSize {
 		m := mem[off : off+PageSize : off+PageSize]
 		s := shadow[off : off+PageSize : off+PageSize]
