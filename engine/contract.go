@@ -407,7 +407,7 @@ func (c *contract) updateLeaf() error {
 			return err
 		}
 	}
-	clear(c.pending)
+	c.pending = emptied(c.pending)
 	c.leaf.MemoryRoot = c.mt.Root()
 	c.leaf.MemoryLen = c.memLen
 	c.leaf.GlobalsHash = merkle.DomainGlobals.Sum(encodeGlobals(c.mod.info.MutableGlobals, c.globalVals))
@@ -425,7 +425,7 @@ func (c *contract) stage(b *pagestore.Batch) error {
 	idx := slices.Sorted(maps.Keys(c.pages))
 	// Each page brings its path's new nodes: about 7 for pages spread over
 	// a large memory (bench/README.md), all 30 for a lone page.
-	b.Grow(8*len(idx) + 32)
+	b.Grow(8*len(idx) + 64)
 	for _, i := range idx {
 		if h := c.hashes[i]; h != merkle.EmptyPageHash() {
 			b.PutPageOwned(h, c.pages[i])
@@ -442,10 +442,22 @@ func (c *contract) stage(b *pagestore.Batch) error {
 	return nil
 }
 
+// emptied returns m emptied: cleared, or a new map if m held many
+// entries. Clearing a Go map costs what it once held, not what it holds:
+// after a deploy's commit of thousands of pages, every later commit paid
+// for clearing them again.
+func emptied[V any](m map[uint64]V) map[uint64]V {
+	if len(m) > 1024 {
+		return make(map[uint64]V)
+	}
+	clear(m)
+	return m
+}
+
 // committed forgets the session copies once they are in the store.
 func (c *contract) committed() {
-	clear(c.pages)
-	clear(c.hashes)
+	c.pages = emptied(c.pages)
+	c.hashes = emptied(c.hashes)
 	c.isNew, c.code, c.uncommitted = false, nil, false
 	c.baseLeaf = c.leaf
 }

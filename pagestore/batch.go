@@ -311,7 +311,11 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 		wb.Put([]byte{byte(KindHead)}, encodeHead(*b.head))
 	}
 	if wb.Len() > 0 {
-		if err := s.kv.Write(wb, true); err != nil {
+		err := s.kv.Write(wb, true)
+		if r, ok := s.kv.(batchReleaser); ok {
+			r.releaseBatch(wb)
+		}
+		if err != nil {
 			return st, fmt.Errorf("pagestore: commit: write: %w", err)
 		}
 	}
@@ -325,10 +329,14 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 	// Nodes are what trees read over and over, and what the next commit's
 	// presence checks hit; pages are left out so one commit cannot flush
 	// the cache. (Staged nodes that were skipped as cached are cached
-	// already: adding them again only refreshes them.)
+	// already: adding them again only refreshes them.) Over a backend that
+	// holds its values in memory, a memory node read back costs a lookup
+	// and a 64-byte hash, less than caching each of the thousands a commit
+	// writes (bench/README.md), so only state nodes are cached there.
+	_, resident := s.kv.(memoryResident)
 	nodes := b.objs[:0]
 	for _, o := range b.objs {
-		if k := o.key.kind(); k == KindMemoryNode || k == KindStateNode {
+		if k := o.key.kind(); k == KindStateNode || (k == KindMemoryNode && !resident) {
 			nodes = append(nodes, o)
 		}
 	}
@@ -453,6 +461,17 @@ func writeOrder(kv Backend, objs []staged) []int32 {
 		order[i] = r[i].i
 	}
 	return order
+}
+
+// batchReleaser is a Backend that reuses the batches given back to it
+// after Write.
+type batchReleaser interface {
+	releaseBatch(WriteBatch)
+}
+
+// memoryResident is a Backend that holds its values in memory.
+type memoryResident interface {
+	memoryResident()
 }
 
 // ownedPutter is a WriteBatch that can take a value without copying it,

@@ -60,6 +60,8 @@ func (b *MemoryBackend) alloc() int32 {
 	return b.n - 1
 }
 
+func (b *MemoryBackend) memoryResident() {}
+
 func (b *MemoryBackend) lookup(key []byte) ([]byte, bool) {
 	if len(key) == keyLen {
 		if i := b.index.get((*objKey)(key)); i != 0 {
