@@ -15,7 +15,14 @@ type compareTracker struct {
 	closed bool
 	frames *frameScan // nil: compare every page
 	cand   []uint64   // scratch of Collect
+	// unscanned counts Collects left that compare every page without a
+	// scan: when most pages hold a frame, the scan only adds its cost.
+	unscanned int
 }
+
+// rescanAfter is how many Collects skip the scan after one that found
+// more than three quarters of the pages holding a frame.
+const rescanAfter = 64
 
 func newCompare(base unsafe.Pointer, length uint64) (*compareTracker, error) {
 	sh, err := allocShadow(length)
@@ -65,9 +72,14 @@ func (t *compareTracker) Collect(dst []uint64) ([]uint64, error) {
 		return dst, ErrClosed
 	}
 	mem, shadow := t.mem(), t.shadow[:t.length]
-	if t.frames != nil {
+	if t.unscanned > 0 {
+		t.unscanned--
+	} else if t.frames != nil {
 		cand, err := t.frames.find(t.cand[:0], t.base, t.length)
 		if err == nil {
+			if uint64(len(cand)) > t.length>>pageShift*3/4 {
+				t.unscanned = rescanAfter
+			}
 			t.cand = cand
 			for _, p := range cand {
 				off := p << pageShift
