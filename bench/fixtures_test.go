@@ -190,11 +190,15 @@ func memSizesStore(tb testing.TB) *memSizesFixture {
 
 // commitsFixture: a store with 10,000 commits (a counter deployed, then
 // incremented and committed 9,999 times). pristine is a copy of the store
-// as the process that made the commits left it (closed cleanly, its
-// goleveldb journal not yet replayed); dir has been opened since.
+// as the process that made the commits left it (closed cleanly: Close
+// settles the goleveldb journal into a table, pagestore/settle.go);
+// crashed is a copy taken while that process still had it open, as a
+// crash leaves it (the journal to replay at the next open); closed is how
+// long that Close took. dir has been opened since.
 type commitsFixture struct {
-	dir, pristine string
-	head          merkle.Hash
+	dir, pristine, crashed string
+	head                   merkle.Hash
+	closed                 time.Duration
 }
 
 var commitsOnce once[*commitsFixture]
@@ -205,53 +209,65 @@ func commitsStore(tb testing.TB) *commitsFixture {
 	return commitsOnce.get(tb, func() (*commitsFixture, error) {
 		t0 := time.Now()
 		dir, _ := fixtureDir(tb, "commits")
-		f := &commitsFixture{dir: dir, pristine: dir + "-pristine"}
+		f := &commitsFixture{dir: dir, pristine: dir + "-pristine", crashed: dir + "-crashed"}
 		var err error
-		if f.head, err = makeCommits(dir, storeCommits); err != nil {
+		if f.head, f.closed, err = makeCommits(dir, storeCommits, f.crashed); err != nil {
 			return nil, err
 		}
 		if err := copyDir(f.pristine, dir); err != nil {
 			return nil, err
 		}
-		tb.Logf("fixture commits: %d commits built in %v", storeCommits, time.Since(t0))
+		tb.Logf("fixture commits: %d commits built in %v (close %v)", storeCommits, time.Since(t0), f.closed)
 		return f, nil
 	})
 }
 
-func makeCommits(dir string, n int) (head merkle.Hash, err error) {
+// makeCommits makes n commits in a new store in dir, copies the open
+// store to crashCopy (unless ""), and closes it, returning how long the
+// close took.
+func makeCommits(dir string, n int, crashCopy string) (head merkle.Hash, closed time.Duration, err error) {
 	e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet})
 	if err != nil {
-		return head, err
+		return head, 0, err
 	}
+	open := true
 	defer func() {
-		if cerr := e.Close(); err == nil {
-			err = cerr
+		if open {
+			e.Close()
 		}
 	}()
 	s, err := e.NewSession(merkle.EmptyState(), engine.SessionOptions{})
 	if err != nil {
-		return head, err
+		return head, 0, err
 	}
-	defer s.Close()
 	code, err := compileWAT("counter")
 	if err != nil {
-		return head, err
+		return head, 0, err
 	}
 	id, err := s.Deploy(context.Background(), code, engine.DeployOptions{})
 	if err != nil {
-		return head, err
+		return head, 0, err
 	}
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			if _, err := s.Call(context.Background(), id, "increment", nil, bigGas); err != nil {
-				return head, err
+				return head, 0, err
 			}
 		}
 		if head, err = s.Commit(context.Background()); err != nil {
-			return head, err
+			return head, 0, err
 		}
 	}
-	return head, nil
+	s.Close()
+	if crashCopy != "" {
+		if err := copyDir(crashCopy, dir); err != nil {
+			return head, 0, err
+		}
+	}
+	open = false
+	t0 := time.Now()
+	err = e.Close()
+	return head, time.Since(t0), err
 }
 
 // copyDir copies the regular files of directory src (not recursive) into

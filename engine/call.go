@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -102,7 +103,7 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 		return nil, fmt.Errorf("%w: set fuel: %w", ErrInternal, err)
 	}
 	s.ctx = ctx
-	st.SetEpochDeadline(s.e.deadlineTicks(ctx))
+	s.setDeadline(st, ctx)
 	defer func() { s.ctx = nil }()
 	s.journal, s.events, s.frames, s.touched, s.hostErr = s.journal[:0], s.events[:0], s.frames[:0], s.touched[:0], nil
 	s.reloads, s.eventBytes = 0, 0
@@ -151,6 +152,29 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 	}
 	s.recycleJournal()
 	return &Receipt{Data: out, GasSpent: spent, GasLimit: gasLimit, Events: slices.Clone(s.events), CallTree: node}, nil
+}
+
+// setDeadline sets the store's epoch deadline for a top-level call under
+// ctx (two cgo crossings). When ctx has no deadline of its own, a deadline
+// set on the same store for the same number of ticks less than half a tick
+// ago is kept: it ends the call at most one tick (epochTick) before a
+// fresh one would, within the deadline's resolution, so a burst of calls
+// sets it once per tick instead of once per call. A context's deadline is
+// always set afresh (an early stop would misreport it as exceeded).
+func (s *Session) setDeadline(st *wasmtime.Store, ctx context.Context) {
+	ticks := s.e.deadlineTicks(ctx)
+	_, hasDeadline := ctx.Deadline()
+	now := time.Now()
+	if o := s.owner; o != nil && !hasDeadline && o.deadlineTicks == ticks && now.Sub(o.deadlineSet) < epochTick/2 {
+		return
+	}
+	st.SetEpochDeadline(ticks)
+	if o := s.owner; o != nil {
+		o.deadlineTicks, o.deadlineSet = ticks, now
+		if hasDeadline {
+			o.deadlineTicks = 0 // never reused
+		}
+	}
 }
 
 func (s *Session) fuel() uint64 {
@@ -229,7 +253,7 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	}
 	clear(mem[a : a+c.argUsed])
 	c.argUsed = 0
-	collectErr := s.collect(c)
+	collectErr := s.collectMem(c, mem)
 	s.frames = s.frames[:len(s.frames)-1]
 	c.active--
 	node.GasSpent = limit - min(limit, s.fuel())
@@ -343,8 +367,10 @@ func trapReason(msg string) string {
 // collect journals the pages of c written since its last collect, and a
 // growth of its memory, under the running frame, and charges for the
 // pages (growth was paid in memory.grow, growhook.go).
-func (s *Session) collect(c *contract) error {
-	mem := c.refresh()
+func (s *Session) collect(c *contract) error { return s.collectMem(c, c.refresh()) }
+
+// collectMem is collect with the memory's current view (c.refresh()).
+func (s *Session) collectMem(c *contract, mem []byte) error {
 	newLen := uint64(len(mem))
 	base := unsafe.Pointer(unsafe.SliceData(mem))
 	var gas uint64
@@ -515,7 +541,38 @@ func (s *Session) pageBuf() []byte {
 		s.pagePool = s.pagePool[:n-1]
 		return b
 	}
-	return make([]byte, merkle.PageSize)
+	return pageBufs.Get().(*[merkle.PageSize]byte)[:]
+}
+
+// pageBufs holds the page copies of closed sessions for the next ones: a
+// fresh 4 KiB allocation often lands on memory the Go heap has never
+// touched, and its page fault cost as much as the rest of taking the copy
+// (bench: FirstCall, written pages).
+var pageBufs = sync.Pool{New: func() any { return new([merkle.PageSize]byte) }}
+
+// releasePages gives the session's page copies to pageBufs as it closes:
+// the copies of pages it changed since its last commit (their map entries
+// stay, with no buffer, for handOff to put those pages back) and its
+// recycled buffers. Committed copies belong to the store and are not
+// here; a broken session keeps its buffers (its state is not trusted).
+func (s *Session) releasePages() {
+	if s.broken != nil {
+		return
+	}
+	for _, c := range s.contracts {
+		for i, p := range c.pages {
+			if p != nil && len(p) == merkle.PageSize && cap(p) == merkle.PageSize {
+				pageBufs.Put((*[merkle.PageSize]byte)(p))
+			}
+			c.pages[i] = nil
+		}
+	}
+	for _, p := range s.pagePool {
+		if len(p) == merkle.PageSize && cap(p) == merkle.PageSize {
+			pageBufs.Put((*[merkle.PageSize]byte)(p))
+		}
+	}
+	s.pagePool = nil
 }
 
 // recycleJournal returns the page copies a successful call no longer needs

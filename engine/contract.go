@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
 	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -70,12 +71,17 @@ type contract struct {
 
 // storeOwner is a wasmtime store's data: the session that owns the store
 // now. A store outlives its session when it is handed on (warm.go).
-type storeOwner struct{ s *Session }
+type storeOwner struct {
+	s *Session
+	// The epoch deadline last set on the store, and when (setDeadline).
+	deadlineTicks uint64
+	deadlineSet   time.Time
+}
 
 // wasmStore returns the session's wasmtime store, creating it on first use.
 func (s *Session) wasmStore() *wasmtime.Store {
 	if s.wstore == nil {
-		s.owner = &storeOwner{s}
+		s.owner = &storeOwner{s: s}
 		s.wstore = wasmtime.NewStoreWithData(s.e.wt, s.owner)
 		s.wstore.Limiter(int64(min(s.e.opts.MaxMemoryBytes, math.MaxInt64)), -1, -1, -1, -1)
 	}
@@ -416,7 +422,7 @@ func (c *contract) updateLeaf() error {
 			return err
 		}
 	}
-	clear(c.pending)
+	c.pending = emptied(c.pending)
 	c.leaf.MemoryRoot = c.mt.Root()
 	c.leaf.MemoryLen = c.memLen
 	c.leaf.GlobalsHash = merkle.DomainGlobals.Sum(encodeGlobals(c.mod.info.MutableGlobals, c.globalVals))
@@ -427,12 +433,17 @@ func (c *contract) updateLeaf() error {
 	return nil
 }
 
-// stage adds what the contract changed to a commit batch.
+// stage adds what the contract changed to a commit batch. The session's
+// page copies go in as they are (PutPageOwned): committed() forgets them,
+// and between calls nothing else refers to them (the journal is empty).
 func (c *contract) stage(b *pagestore.Batch) error {
 	idx := slices.Sorted(maps.Keys(c.pages))
+	// Each page brings its path's new nodes: about 7 for pages spread over
+	// a large memory (bench/README.md), all 30 for a lone page.
+	b.Grow(8*len(idx) + 64)
 	for _, i := range idx {
 		if h := c.hashes[i]; h != merkle.EmptyPageHash() {
-			b.PutPage(h, c.pages[i])
+			b.PutPageOwned(h, c.pages[i])
 		}
 	}
 	if _, err := c.mt.Commit(b); err != nil {
@@ -446,10 +457,22 @@ func (c *contract) stage(b *pagestore.Batch) error {
 	return nil
 }
 
+// emptied returns m emptied: cleared, or a new map if m held many
+// entries. Clearing a Go map costs what it once held, not what it holds:
+// after a deploy's commit of thousands of pages, every later commit paid
+// for clearing them again.
+func emptied[V any](m map[uint64]V) map[uint64]V {
+	if len(m) > 1024 {
+		return make(map[uint64]V)
+	}
+	clear(m)
+	return m
+}
+
 // committed forgets the session copies once they are in the store.
 func (c *contract) committed() {
-	clear(c.pages)
-	clear(c.hashes)
+	c.pages = emptied(c.pages)
+	c.hashes = emptied(c.hashes)
 	c.isNew, c.code, c.uncommitted = false, nil, false
 	c.baseLeaf = c.leaf
 }

@@ -210,6 +210,7 @@ func (s *Session) Close() {
 		return
 	}
 	s.closed = true
+	s.releasePages()
 	if !s.handOff() {
 		for _, c := range s.contracts {
 			c.close()

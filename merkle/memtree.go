@@ -49,11 +49,16 @@ func (t *MemTree) resolve(n *mnode, h int) error {
 	if err != nil {
 		return &MissingNodeError{Hash: n.hash, Err: err}
 	}
+	// Both children in one allocation: a path resolved in a fresh tree
+	// (the first write of a page in a cold session) makes one per level.
+	kids := new([2]mnode)
 	if l != emptyMemory[h-1] {
-		n.left = &mnode{hash: l, resolved: h == 1}
+		kids[0] = mnode{hash: l, resolved: h == 1}
+		n.left = &kids[0]
 	}
 	if r != emptyMemory[h-1] {
-		n.right = &mnode{hash: r, resolved: h == 1}
+		kids[1] = mnode{hash: r, resolved: h == 1}
+		n.right = &kids[1]
 	}
 	n.resolved = true
 	return nil

@@ -1,7 +1,10 @@
 package pagestore
 
 import (
+	"cmp"
+	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/wasmstate/wasmstate/merkle"
 )
@@ -19,7 +22,7 @@ import (
 type Batch struct {
 	hashed bool // see NewHashedBatch
 	objs   []staged
-	index  map[objKey]int
+	index  objIndex // objs[slot-1]; nil table until the first object
 	bytes  int
 	record *CommitRecord
 	head   *merkle.Hash
@@ -32,7 +35,7 @@ type staged struct {
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch {
-	return &Batch{index: make(map[objKey]int)}
+	return &Batch{}
 }
 
 // NewHashedBatch returns an empty batch whose objects the caller hashed
@@ -41,7 +44,9 @@ func NewBatch() *Batch {
 // engine's trees do. Commit trusts those hashes instead of hashing every
 // object a second time (at 4 KiB, a page's hash is a third of what
 // committing it costs) and does not look up memory nodes' children; the
-// references of state nodes and contract leaves are still checked. Every
+// references of state nodes and contract leaves are still checked. Its
+// pages, globals and owners are new content nearly always, so Commit asks
+// only the cache whether they are stored, not the backend. Every
 // read verifies what it reads, so a wrong key would be found at the first
 // read of the object.
 func NewHashedBatch() *Batch {
@@ -51,24 +56,56 @@ func NewHashedBatch() *Batch {
 }
 
 func (b *Batch) put(k Kind, h merkle.Hash, value []byte) {
-	if b.index == nil {
-		b.index = make(map[objKey]int)
-	}
+	b.putOwned(k, h, value, false)
+}
+
+// putOwned stages value itself when owned, else a copy of it.
+func (b *Batch) putOwned(k Kind, h merkle.Hash, value []byte, owned bool) {
+	b.initIndex()
 	key := makeKey(k, h)
-	if _, ok := b.index[key]; ok {
-		return
+	_, added := b.index.upsert(&key, func() int32 {
+		if len(b.objs) >= maxIndexed {
+			return 0
+		}
+		b.objs = append(b.objs, staged{key: key})
+		return int32(len(b.objs))
+	})
+	if !added {
+		return // staged already (or a batch of 2^31 objects)
 	}
-	b.index[key] = len(b.objs)
-	b.objs = append(b.objs, staged{key: key, value: append([]byte(nil), value...)})
+	if !owned {
+		value = append([]byte(nil), value...)
+	}
+	b.objs[len(b.objs)-1].value = value
 	b.bytes += len(value)
 }
 
+func (b *Batch) initIndex() {
+	if b.index.tab == nil {
+		b.index = newObjIndex(func(i int32) *objKey { return &b.objs[i-1].key })
+	}
+}
+
+// Grow makes room for n more objects, so that staging a large commit does
+// not grow the batch's tables step by step.
+func (b *Batch) Grow(n int) {
+	if n <= 0 {
+		return
+	}
+	b.initIndex()
+	b.objs = slices.Grow(b.objs, n)
+	b.index.reserve(n)
+}
+
 func (b *Batch) lookup(key objKey) ([]byte, bool) {
-	i, ok := b.index[key]
-	if !ok {
+	if b.index.tab == nil {
 		return nil, false
 	}
-	return b.objs[i].value, true
+	i := b.index.get(&key)
+	if i == 0 {
+		return nil, false
+	}
+	return b.objs[i-1].value, true
 }
 
 // PutPage stages the page with hash h (merkle.HashPage(page)). Like
@@ -84,6 +121,22 @@ func (b *Batch) PutPage(h merkle.Hash, page []byte) {
 		page = p
 	}
 	b.put(KindPage, h, page)
+}
+
+// PutPageOwned is PutPage without the copy, for a caller done with the
+// buffer: the batch keeps page itself (and, once committed, the store may
+// keep it too), so the caller must never modify it again. The engine hands
+// over its session copies of the pages it commits this way: a 4 KiB copy
+// per page less.
+func (b *Batch) PutPageOwned(h merkle.Hash, page []byte) {
+	if h == merkle.EmptyPageHash() {
+		return
+	}
+	if len(page) != merkle.PageSize {
+		b.PutPage(h, page)
+		return
+	}
+	b.putOwned(KindPage, h, page, true)
 }
 
 // PutMemoryNode stages the inner memory-tree node h =
@@ -177,24 +230,40 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 	if s.gcPending != nil {
 		return st, fmt.Errorf("pagestore: commit: %w: %v", ErrGCPending, s.gcPending)
 	}
-	wb := newBatchSized(s.kv, b.bytes+64*len(b.objs))
-	var written []staged
-	for _, o := range b.objs {
+	wb := newBatchSized(s.kv, len(b.objs), b.bytes+64*len(b.objs))
+	// Staged values are the batch's own and never modified: a backend
+	// that can keep them need not copy them.
+	put := wb.Put
+	if op, ok := wb.(ownedPutter); ok {
+		put = op.putOwned
+	}
+	for _, oi := range writeOrder(s.kv, b.objs) {
+		o := b.objs[oi]
 		k, h := o.key.kind(), o.key.hash()
 		// Tree nodes are small: writing one again costs less than asking
 		// the backend whether it has it (a miss reads through every level
 		// of the LSM tree), so only the cache is asked, and not even that
-		// for a hashed batch. Other objects are looked up, so that a
-		// commit writes the bytes of its new pages, code and globals only.
+		// for a hashed batch. A hashed batch's pages, globals and owners
+		// are content the engine has just made, nearly always new: on
+		// leveldb, a lookup that misses cost about as much CPU as writing
+		// the 4 KiB page (≈ 9 µs each, bench/README.md), so only the cache
+		// is asked, and a page the store had already is written again
+		// (compaction keeps one copy). Code, large and often deployed
+		// again, and the objects of other batches are looked up, so that
+		// such a commit writes only the bytes it lacks.
 		var present bool
 		switch {
-		case k != KindMemoryNode && k != KindStateNode:
+		case k == KindMemoryNode || k == KindStateNode:
+			if !b.hashed {
+				present = s.cache.contains(o.key)
+			}
+		case b.hashed && k != KindCode:
+			present = s.cache.contains(o.key)
+		default:
 			var err error
 			if present, err = s.has(o.key); err != nil {
 				return st, fmt.Errorf("pagestore: commit: %w", err)
 			}
-		case !b.hashed:
-			present = s.cache.contains(o.key)
 		}
 		if present {
 			st.Skipped++
@@ -213,8 +282,7 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 				return st, fmt.Errorf("pagestore: commit: %w", err)
 			}
 		}
-		wb.Put(o.key[:], o.value)
-		written = append(written, o)
+		put(o.key[:], o.value)
 		st.Objects++
 		st.Bytes += len(o.value)
 	}
@@ -243,7 +311,11 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 		wb.Put([]byte{byte(KindHead)}, encodeHead(*b.head))
 	}
 	if wb.Len() > 0 {
-		if err := s.kv.Write(wb, true); err != nil {
+		err := s.kv.Write(wb, true)
+		if r, ok := s.kv.(batchReleaser); ok {
+			r.releaseBatch(wb)
+		}
+		if err != nil {
 			return st, fmt.Errorf("pagestore: commit: write: %w", err)
 		}
 	}
@@ -256,13 +328,20 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 	}
 	// Nodes are what trees read over and over, and what the next commit's
 	// presence checks hit; pages are left out so one commit cannot flush
-	// the cache.
-	for _, o := range written {
-		if k := o.key.kind(); k == KindMemoryNode || k == KindStateNode {
-			s.cache.add(o.key, o.value)
+	// the cache. (Staged nodes that were skipped as cached are cached
+	// already: adding them again only refreshes them.) Over a backend that
+	// holds its values in memory, a memory node read back costs a lookup
+	// and a 64-byte hash, less than caching each of the thousands a commit
+	// writes (bench/README.md), so only state nodes are cached there.
+	_, resident := s.kv.(memoryResident)
+	nodes := b.objs[:0]
+	for _, o := range b.objs {
+		if k := o.key.kind(); k == KindStateNode || (k == KindMemoryNode && !resident) {
+			nodes = append(nodes, o)
 		}
 	}
-	b.objs, b.index, b.bytes, b.record, b.head = nil, nil, 0, nil, nil
+	s.cache.addStaged(nodes)
+	b.objs, b.index, b.bytes, b.record, b.head = nil, objIndex{}, 0, nil, nil
 	return st, nil
 }
 
@@ -349,15 +428,68 @@ func (s *Store) requireState(b *Batch, h merkle.Hash) error {
 	return s.require(b, KindStateNode, h)
 }
 
-// sizedBatcher is a Backend that can preallocate a batch: goleveldb grows
-// a large batch in small steps, copying it each time.
-type sizedBatcher interface {
-	NewBatchSize(bytes int) WriteBatch
+// sortedWriter is a Backend that inserts a batch faster in key order:
+// goleveldb puts each record into a skip list, and a commit's keys are
+// random hashes, so each insert walked cold nodes of a list of a few
+// hundred thousand (1.3 µs an insert, ten per changed page); in order,
+// consecutive inserts walk the same path.
+type sortedWriter interface {
+	sortedWrites()
 }
 
-func newBatchSized(kv Backend, bytes int) WriteBatch {
+// writeOrder returns the order in which to write objs: key order for a
+// sortedWriter (by the kind and the first 7 bytes of the hash, which
+// orders all but colliding prefixes), else as staged.
+func writeOrder(kv Backend, objs []staged) []int32 {
+	order := make([]int32, len(objs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	if _, ok := kv.(sortedWriter); !ok || len(objs) < 2 {
+		return order
+	}
+	type ranked struct {
+		rank uint64
+		i    int32
+	}
+	r := make([]ranked, len(objs))
+	for i := range objs {
+		r[i] = ranked{binary.BigEndian.Uint64(objs[i].key[:8]), int32(i)}
+	}
+	slices.SortFunc(r, func(a, b ranked) int { return cmp.Compare(a.rank, b.rank) })
+	for i := range r {
+		order[i] = r[i].i
+	}
+	return order
+}
+
+// batchReleaser is a Backend that reuses the batches given back to it
+// after Write.
+type batchReleaser interface {
+	releaseBatch(WriteBatch)
+}
+
+// memoryResident is a Backend that holds its values in memory.
+type memoryResident interface {
+	memoryResident()
+}
+
+// ownedPutter is a WriteBatch that can take a value without copying it,
+// for values nobody modifies afterwards.
+type ownedPutter interface {
+	putOwned(key, value []byte)
+}
+
+// sizedBatcher is a Backend that can preallocate a batch for ops
+// operations of about bytes in all: goleveldb grows a large batch in small
+// steps, copying it each time.
+type sizedBatcher interface {
+	newBatchSized(ops, bytes int) WriteBatch
+}
+
+func newBatchSized(kv Backend, ops, bytes int) WriteBatch {
 	if sb, ok := kv.(sizedBatcher); ok {
-		return sb.NewBatchSize(bytes)
+		return sb.newBatchSized(ops, bytes)
 	}
 	return kv.NewBatch()
 }

@@ -428,6 +428,7 @@ func openLevelDBChecked(dir string, o *Options) (*LevelDB, *commitLog, *JournalR
 			delete(cl.live, l.Root)
 		}
 	}
+	db.settle = true
 	return db, cl, rep, nil
 }
 

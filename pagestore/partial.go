@@ -3,7 +3,8 @@ package pagestore
 import "fmt"
 
 // OpenPartial returns a store held in memory with exactly the objects and
-// the commit record staged in b (which it empties), written as they are: no hash is checked
+// the commit record staged in b (which must not be used again), written
+// as they are: no hash is checked
 // and no reference followed. It is the store of a stateless replay: the
 // objects come from a witness the caller has verified against its root,
 // and its trees stop where the witness stops, so a read of anything the
@@ -18,22 +19,21 @@ func OpenPartial(b *Batch, o *Options) (*Store, error) {
 		return nil, err
 	}
 	// The batch's values are its own copies: the backend takes them over
-	// (a replay's pages would otherwise be copied twice more).
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	if kv.closed {
-		return nil, fmt.Errorf("pagestore: open partial store: %w", ErrClosed)
-	}
+	// (a replay's pages would otherwise be copied again).
+	wb := &memBatch{}
 	for _, obj := range b.objs {
-		kv.m[string(obj.key[:])] = obj.value
+		wb.putOwned(obj.key[:], obj.value)
 	}
 	if r := b.record; r != nil {
 		key := makeKey(KindCommit, r.Root)
-		kv.m[string(key[:])] = r.encode()
+		wb.Put(key[:], r.encode())
 	}
 	if b.head != nil {
-		kv.m[string([]byte{byte(KindHead)})] = encodeHead(*b.head)
+		wb.Put([]byte{byte(KindHead)}, encodeHead(*b.head))
 	}
-	b.objs, b.index, b.bytes, b.record, b.head = nil, nil, 0, nil, nil
+	if err := kv.Write(wb, false); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("pagestore: open partial store: %w", err)
+	}
 	return s, nil
 }

@@ -288,6 +288,84 @@ func mustPage(t *testing.T, s *Store, h merkle.Hash) []byte {
 	return p
 }
 
+// TestCacheModel checks the cache against a plain LRU list over random
+// adds, gets, removes and purges: same contents, same order of eviction,
+// same byte count.
+func TestCacheModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const budget = 40 * (64 + entryOverhead)
+	c := newCache(budget)
+	type ent struct {
+		k objKey
+		n int
+	}
+	var model []ent // most recent first
+	find := func(k objKey) int {
+		return slices.IndexFunc(model, func(e ent) bool { return e.k == k })
+	}
+	for step := 0; step < 20000; step++ {
+		var k objKey
+		k[0] = byte(r.IntN(80))
+		switch op := r.IntN(100); {
+		case op < 50:
+			n := 16 + r.IntN(200)
+			c.add(k, make([]byte, n))
+			if i := find(k); i >= 0 {
+				model = slices.Delete(model, i, i+1)
+			}
+			model = slices.Insert(model, 0, ent{k, n})
+			bytes := 0
+			for _, e := range model {
+				bytes += e.n + entryOverhead
+			}
+			for bytes > budget {
+				last := model[len(model)-1]
+				bytes -= last.n + entryOverhead
+				model = model[:len(model)-1]
+			}
+		case op < 90:
+			v, ok := c.get(k)
+			i := find(k)
+			if ok != (i >= 0) {
+				t.Fatalf("step %d: get %d: cache %v, model %v", step, k[0], ok, i >= 0)
+			}
+			if ok {
+				if len(v) != model[i].n {
+					t.Fatalf("step %d: value of %d bytes, want %d", step, len(v), model[i].n)
+				}
+				e := model[i]
+				model = slices.Insert(slices.Delete(model, i, i+1), 0, e)
+			}
+		case op < 99:
+			c.remove(k)
+			if i := find(k); i >= 0 {
+				model = slices.Delete(model, i, i+1)
+			}
+		default:
+			c.purge()
+			model = model[:0]
+		}
+		want := int64(0)
+		for _, e := range model {
+			want += int64(e.n) + entryOverhead
+		}
+		if c.bytes != want || c.index.len() != len(model) {
+			t.Fatalf("step %d: %d bytes in %d entries, model %d in %d", step, c.bytes, c.index.len(), want, len(model))
+		}
+		// The list runs newest to oldest, as the model.
+		i := c.entries[0].next
+		for j, e := range model {
+			if i == 0 || c.entries[i].key != e.k {
+				t.Fatalf("step %d: list position %d differs from the model", step, j)
+			}
+			i = c.entries[i].next
+		}
+		if i != 0 {
+			t.Fatalf("step %d: list longer than the model", step)
+		}
+	}
+}
+
 func TestCacheUnit(t *testing.T) {
 	c := newCache(2000)
 	var k [5]objKey
@@ -296,8 +374,8 @@ func TestCacheUnit(t *testing.T) {
 	}
 	c.add(k[0], make([]byte, 100))
 	c.add(k[0], make([]byte, 200)) // replace: charged once
-	if c.bytes != 200+entryOverhead || c.lru.Len() != 1 {
-		t.Fatalf("replace: %d bytes, %d entries", c.bytes, c.lru.Len())
+	if c.bytes != 200+entryOverhead || c.index.len() != 1 {
+		t.Fatalf("replace: %d bytes, %d entries", c.bytes, c.index.len())
 	}
 	for _, key := range k[1:] {
 		c.add(key, make([]byte, 350))
@@ -320,7 +398,7 @@ func TestCacheUnit(t *testing.T) {
 		t.Fatalf("%d bytes charged after remove", c.bytes)
 	}
 	c.purge()
-	if c.bytes != 0 || c.lru.Len() != 0 {
+	if c.bytes != 0 || c.index.len() != 0 {
 		t.Fatalf("after purge: %d bytes", c.bytes)
 	}
 	var nilCache *cache // disabled: every method is a no-op

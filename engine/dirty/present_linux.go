@@ -21,7 +21,6 @@ func Present(dst []uint64, base unsafe.Pointer, length uint64) ([]uint64, error)
 	if length == 0 {
 		return dst, nil
 	}
-	var arg pmScanArg
-	var vec [scanVecLen]pageRegion
-	return scanPages(&arg, &vec, dst, uint64(uintptr(base)), 0, length, 0, 0, 0, pageIsPresent|pageIsSwapped)
+	var sc pmScanner
+	return sc.scan(dst, uint64(uintptr(base)), 0, length, 0, 0, 0, pageIsPresent|pageIsSwapped)
 }

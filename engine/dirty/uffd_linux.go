@@ -185,8 +185,7 @@ type uffdTracker struct {
 	moved  bool
 	closed bool
 
-	arg pmScanArg
-	vec [scanVecLen]pageRegion
+	sc pmScanner
 }
 
 // newUffd creates an uffd-wp tracker; with protect false it does not
@@ -314,39 +313,45 @@ func (t *uffdTracker) Collect(dst []uint64) ([]uint64, error) {
 // scan runs PAGEMAP_SCAN on [base+from, base+to) and appends the indices of
 // the matching pages.
 func (t *uffdTracker) scan(dst []uint64, from, to uint64, flags, mask, inverted, anyof uint64) ([]uint64, error) {
-	return scanPages(&t.arg, &t.vec, dst, uint64(t.base), from, to, flags, mask, inverted, anyof)
+	return t.sc.scan(dst, uint64(t.base), from, to, flags, mask, inverted, anyof)
 }
 
-// scanPages runs PAGEMAP_SCAN on [base+from, base+to) and appends the
-// indices (relative to base) of the matching pages, calling again from
-// walk_end while the vector fills up.
-func scanPages(arg *pmScanArg, vec *[scanVecLen]pageRegion, dst []uint64, base, from, to uint64, flags, mask, inverted, anyof uint64) ([]uint64, error) {
+// pmScanner runs PAGEMAP_SCAN with its own argument and result buffers.
+type pmScanner struct {
+	arg pmScanArg
+	vec [scanVecLen]pageRegion
+}
+
+// scan runs PAGEMAP_SCAN on [base+from, base+to) and appends the indices
+// (from base) of the matching pages, calling again from walk_end while the
+// vector fills up.
+func (sc *pmScanner) scan(dst []uint64, base, from, to uint64, flags, mask, inverted, anyof uint64) ([]uint64, error) {
 	pm, err := pagemap()
 	if err != nil {
 		return dst, err
 	}
 	end := base + to
 	for start := base + from; start < end; {
-		*arg = pmScanArg{
+		sc.arg = pmScanArg{
 			size:              uint64(unsafe.Sizeof(pmScanArg{})),
 			flags:             flags,
 			start:             start,
 			end:               end,
-			vec:               uint64(uintptr(unsafe.Pointer(&vec[0]))),
+			vec:               uint64(uintptr(unsafe.Pointer(&sc.vec[0]))),
 			vecLen:            scanVecLen,
 			categoryInverted:  inverted,
 			categoryMask:      mask,
 			categoryAnyofMask: anyof,
 			returnMask:        mask | anyof,
 		}
-		n, err := ioctl(pm, pagemapScan, unsafe.Pointer(arg))
+		n, err := ioctl(pm, pagemapScan, unsafe.Pointer(&sc.arg))
 		if err != nil {
 			return dst, fmt.Errorf("PAGEMAP_SCAN [%#x, %#x): %w", start, end, err)
 		}
 		if n > scanVecLen {
 			return dst, fmt.Errorf("PAGEMAP_SCAN returned %d regions for a vector of %d", n, scanVecLen)
 		}
-		for _, r := range vec[:n] {
+		for _, r := range sc.vec[:n] {
 			if r.start < start || r.end > end || r.start >= r.end {
 				return dst, fmt.Errorf("PAGEMAP_SCAN returned region [%#x, %#x) outside [%#x, %#x)", r.start, r.end, start, end)
 			}
@@ -354,10 +359,10 @@ func scanPages(arg *pmScanArg, vec *[scanVecLen]pageRegion, dst []uint64, base, 
 				dst = append(dst, p)
 			}
 		}
-		if arg.walkEnd <= start || arg.walkEnd > end {
-			return dst, fmt.Errorf("PAGEMAP_SCAN made no progress (walk_end %#x, start %#x)", arg.walkEnd, start)
+		if sc.arg.walkEnd <= start || sc.arg.walkEnd > end {
+			return dst, fmt.Errorf("PAGEMAP_SCAN made no progress (walk_end %#x, start %#x)", sc.arg.walkEnd, start)
 		}
-		start = arg.walkEnd
+		start = sc.arg.walkEnd
 	}
 	return dst, nil
 }
