@@ -46,6 +46,7 @@ const (
 	DefaultPollInterval     = 250 * time.Millisecond
 	DefaultStreamDuration   = time.Hour
 	DefaultHeartbeat        = 15 * time.Second
+	DefaultPackBytes        = 8 << 20
 )
 
 // ImmutableCacheControl is the Cache-Control of every answer that cannot
@@ -68,6 +69,9 @@ type Config struct {
 	MaxRange uint64
 	// MaxResponseBytes bounds the body of one answer.
 	MaxResponseBytes int
+	// PackBytes bounds a pack (/v1/packs): the server ends it, partial,
+	// once it has written this many bytes (at most MaxResponseBytes).
+	PackBytes int
 	// MaxURIBytes bounds the request target.
 	MaxURIBytes int
 	// MaxStreams bounds the open /v1/heads streams.
@@ -107,6 +111,8 @@ func (c *Config) withDefaults() Config {
 	def(&o.MaxResponseBytes, DefaultMaxResponseBytes)
 	def(&o.MaxURIBytes, DefaultMaxURIBytes)
 	def(&o.MaxStreams, DefaultMaxStreams)
+	def(&o.PackBytes, DefaultPackBytes)
+	o.PackBytes = min(o.PackBytes, o.MaxResponseBytes)
 	defDur(&o.QueueWait, DefaultQueueWait)
 	defDur(&o.RequestTimeout, DefaultRequestTimeout)
 	defDur(&o.PollInterval, DefaultPollInterval)
@@ -200,8 +206,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusBadRequest, CodeBadQuery, "the API takes no query parameters"))
 		return
 	}
-	if rt.ep == epHeads {
+	switch rt.ep {
+	case epHeads:
 		h.heads(w, r)
+		return
+	case epPack:
+		h.pack(w, r, rt)
 		return
 	}
 	offers := []string{typeJSON}
@@ -298,14 +308,8 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
 // in its own goroutine, which keeps its slot until it ends, so a timed-out
 // request still counts against MaxConcurrent while it runs.
 func (h *Handler) compute(ctx context.Context, rt route, ctype string) (*answer, *apiError) {
-	wait := time.NewTimer(h.cfg.QueueWait)
-	defer wait.Stop()
-	select {
-	case h.slots <- struct{}{}:
-	case <-wait.C:
-		return nil, errorf(http.StatusServiceUnavailable, CodeBusy, "%d requests in progress; retry", h.cfg.MaxConcurrent)
-	case <-ctx.Done():
-		return nil, errorf(http.StatusServiceUnavailable, CodeTimeout, "client gone")
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
 	}
 	type result struct {
 		a   *answer

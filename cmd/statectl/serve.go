@@ -23,7 +23,8 @@ var serveCmd = &command{
 	help: `Serves the store over HTTP, read-only (SPEC.md §16): the head and commit
 records, contract leaves, proofs of pages, byte ranges, contracts and
 absences at any retained root (binary or JSON by Accept), raw objects by
-hash for 'statectl sync', and a stream of new heads at /v1/heads.
+hash and packs of whole subtrees for 'statectl sync', and a stream of new
+heads at /v1/heads.
 
 The server owns the store while it runs: other statectl commands on the
 same --db fail (exit 3, store in use) until it stops; read through the server
@@ -49,6 +50,7 @@ func runServe(c *cli, args []string) error {
 	timeout := fs.Duration("timeout", serve.DefaultRequestTimeout, "time limit of one request")
 	maxRange := fs.Uint64("max-range", 16<<20, "longest byte range one proof may cover (`BYTES`, at most 16 MiB)")
 	cacheMB := fs.Int64("cache-mb", 0, "the store's cache of verified objects, in `MiB` (0: pagestore's default, 64); hot proofs are cheaper from memory")
+	packMB := fs.Int("pack-mb", serve.DefaultPackBytes>>20, "end a pack of a subtree (for syncing replicas) after this many `MiB`")
 	maxDur := fs.Duration("max-duration", 0, "stop by itself after this long (0: run until interrupted)")
 	tamper := fs.Bool("tamper-for-testing", false, "corrupt every proof and object served (to demonstrate that clients reject a lying server)")
 	pos, err := c.parse(fs, args)
@@ -61,12 +63,15 @@ func runServe(c *cli, args []string) error {
 	if *cacheMB < 0 {
 		return c.usagef("--cache-mb %d: want 0 or more", *cacheMB)
 	}
+	if *packMB < 1 || *packMB > serve.DefaultMaxResponseBytes>>20 {
+		return c.usagef("--pack-mb %d: want 1 to %d", *packMB, serve.DefaultMaxResponseBytes>>20)
+	}
 	e, err := c.openWith(writeStore, engine.Options{CacheBytes: *cacheMB << 20})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	cfg := serve.Config{MaxConcurrent: *maxConc, RequestTimeout: *timeout, MaxRange: *maxRange, TamperForTesting: *tamper}
+	cfg := serve.Config{MaxConcurrent: *maxConc, RequestTimeout: *timeout, MaxRange: *maxRange, PackBytes: *packMB << 20, TamperForTesting: *tamper}
 	for _, o := range strings.Split(*cors, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
