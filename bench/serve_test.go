@@ -252,3 +252,127 @@ func newObjects(tb testing.TB, st *pagestore.Store, a, b merkle.Hash) int64 {
 	}
 	return n
 }
+
+// stateObjects reads every object reachable from root in st, in pack
+// order (pre-order, each object once), with its ref.
+func stateObjects(tb testing.TB, st *pagestore.Store, root merkle.Hash) ([]pagestore.Ref, [][]byte) {
+	var refs []pagestore.Ref
+	var vals [][]byte
+	seen := map[pagestore.Ref]bool{}
+	stack := []pagestore.Ref{{Kind: pagestore.KindStateNode, Hash: root}}
+	for len(stack) > 0 {
+		r := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if r.Implicit() || seen[r] {
+			continue
+		}
+		seen[r] = true
+		v, err := st.ReadObject(r.Kind, r.Hash)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		refs, vals = append(refs, r), append(vals, v)
+		kids, err := pagestore.AppendChildren(nil, r, v)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for i := len(kids) - 1; i >= 0; i-- {
+			stack = append(stack, kids[i])
+		}
+	}
+	return refs, vals
+}
+
+// BenchmarkSyncFloor measures, on the state BenchmarkSyncVsCopy syncs,
+// what any sync must do without a network, each part alone: read-ms is
+// reading every object from the source store (the server's part), hash-ms
+// checking every object against its hash (the replica's), write-ms
+// writing them into a new store the way statesync does (a
+// pagestore.Loader, unsynced batches of 4 MiB, then one synced commit with
+// the record and the head; opening and closing the store included), and
+// hash+write-ms both in one goroutine, the floor of the replica's side.
+// cp-ms is cp -r of the source directory, as in SyncVsCopy.
+func BenchmarkSyncFloor(b *testing.B) {
+	f := states(b)
+	src, err := pagestore.Open(context.Background(), f.dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	refs, vals := stateObjects(b, src, f.proveRoot)
+	rec, err := src.CommitRecord(f.proveRoot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	for _, v := range vals {
+		total += int64(len(v))
+	}
+	hash := func() {
+		for i, r := range refs {
+			if err := pagestore.CheckObject(r.Kind, r.Hash, vals[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	write := func(dir string, check bool) {
+		st, err := pagestore.Open(context.Background(), dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		load := st.NewLoader(5 << 20)
+		for i, r := range refs {
+			if check {
+				if err := pagestore.CheckObject(r.Kind, r.Hash, vals[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			load.Put(r, vals[i])
+			if load.Bytes() >= 4<<20 || i == len(refs)-1 {
+				if err := load.Write(false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		batch := pagestore.NewBatch()
+		batch.SetCommit(rec)
+		batch.SetHead(f.proveRoot)
+		if _, err := st.Commit(batch); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var readT, hashT, writeT, bothT, cpT time.Duration
+	cpu := startCPU()
+	for i := 0; i < b.N; i++ {
+		tmp := b.TempDir()
+		t0 := time.Now()
+		stateObjects(b, src, f.proveRoot)
+		readT += time.Since(t0)
+		t0 = time.Now()
+		hash()
+		hashT += time.Since(t0)
+		t0 = time.Now()
+		write(filepath.Join(tmp, "w"), false)
+		writeT += time.Since(t0)
+		t0 = time.Now()
+		write(filepath.Join(tmp, "hw"), true)
+		bothT += time.Since(t0)
+		t0 = time.Now()
+		if out, err := exec.Command("cp", "-r", f.dir, filepath.Join(tmp, "copy")).CombinedOutput(); err != nil {
+			b.Fatalf("cp: %v %s", err, out)
+		}
+		cpT += time.Since(t0)
+	}
+	cpu.report(b)
+	src.Close()
+	n := float64(b.N)
+	b.ReportMetric(readT.Seconds()*1000/n, "read-ms")
+	b.ReportMetric(hashT.Seconds()*1000/n, "hash-ms")
+	b.ReportMetric(writeT.Seconds()*1000/n, "write-ms")
+	b.ReportMetric(bothT.Seconds()*1000/n, "hash+write-ms")
+	b.ReportMetric(cpT.Seconds()*1000/n, "cp-ms")
+	b.ReportMetric(float64(bothT)/float64(cpT), "floor/cp")
+	b.Logf("%d objects, %.1f MB", len(refs), float64(total)/1e6)
+}

@@ -33,49 +33,67 @@ func (s *Store) HoldsObjects() (bool, error) {
 	return false, nil
 }
 
-// WriteObjects writes the objects staged in b as one backend batch, for a
-// bulk load whose caller has checked every object against its hash and
-// writes each only after (in an earlier call, or earlier in b) everything
-// it references. Unlike Commit it does not look up which objects are
-// stored already (they are written again, unchanged), does not check
-// references, and rehashes only the objects of a batch not made with
-// NewHashedBatch. b must hold no commit record and no head: those go
-// through Commit, which checks that the root they name is stored.
-//
-// With sync false the write is not waited for: a process that dies keeps
-// it, and the next synced write (such as a Commit) makes it durable with
-// itself; until then a crash of the machine may lose it, and the
-// backend's journal then keeps the writes made before the lost one
+// Loader writes objects in bulk (state sync) straight into backend
+// batches, for a caller that has checked every object against its hash
+// and puts each only after (in an earlier write, or earlier in the same
+// one) everything it references. Unlike a Batch and Commit it keeps no
+// index, does not rehash, does not look up which objects are stored
+// already (they are written again, unchanged) and does not check
+// references; commit records and the head still go through Commit, which
+// checks that the root they name is stored. A Loader is not safe for
+// concurrent use.
+type Loader struct {
+	s     *Store
+	wb    WriteBatch
+	n     int
+	bytes int
+}
+
+// NewLoader returns an empty Loader whose batches start with room for
+// about size bytes.
+func (s *Store) NewLoader(size int) *Loader {
+	return &Loader{s: s, wb: newBatchSized(s.kv, size)}
+}
+
+// Put stages object r with value v (copied). Implicit values are never
+// stored and are ignored.
+func (l *Loader) Put(r Ref, v []byte) {
+	if r.Implicit() {
+		return
+	}
+	key := makeKey(r.Kind, r.Hash)
+	l.wb.Put(key[:], v)
+	l.n++
+	l.bytes += len(v)
+}
+
+// Len is the number of objects staged since the last Write.
+func (l *Loader) Len() int { return l.n }
+
+// Bytes is the size of the values staged since the last Write.
+func (l *Loader) Bytes() int { return l.bytes }
+
+// Write writes the staged objects as one backend batch and empties the
+// Loader (a failed write leaves them staged). With sync false the write is not waited for: a process that
+// dies keeps it, and the next synced write (such as a Commit) makes it
+// durable with itself; until then a crash of the machine may lose it, and
+// the backend's journal then keeps the writes made before the lost one
 // (goleveldb appends to one file and recovers a prefix of it on a
 // filesystem that orders data before size, such as ext4's default), so
-// the store still holds only complete subtrees. A successful write empties
-// b.
-func (s *Store) WriteObjects(b *Batch, sync bool) (CommitStats, error) {
-	var st CommitStats
-	if b == nil || b.record != nil || b.head != nil {
-		return st, fmt.Errorf("pagestore: write objects: %w: want a batch of objects only", ErrInvalid)
+// the store still holds only complete subtrees.
+func (l *Loader) Write(sync bool) error {
+	if l.n == 0 {
+		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gcPending != nil {
-		return st, fmt.Errorf("pagestore: write objects: %w: %v", ErrGCPending, s.gcPending)
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if l.s.gcPending != nil {
+		return fmt.Errorf("pagestore: load: %w: %v", ErrGCPending, l.s.gcPending)
 	}
-	wb := newBatchSized(s.kv, b.bytes+64*len(b.objs))
-	for _, o := range b.objs {
-		if !b.hashed {
-			if cerr := verify(o.key.kind(), o.key.hash(), o.value); cerr != nil {
-				return st, fmt.Errorf("pagestore: write objects: staged %s %s: %s: %w", o.key.kind(), o.key.hash(), cerr.Reason, ErrInvalid)
-			}
-		}
-		wb.Put(o.key[:], o.value)
-		st.Objects++
-		st.Bytes += len(o.value)
+	if err := l.s.kv.Write(l.wb, sync); err != nil {
+		return fmt.Errorf("pagestore: load: %w", err)
 	}
-	if wb.Len() > 0 {
-		if err := s.kv.Write(wb, sync); err != nil {
-			return st, fmt.Errorf("pagestore: write objects: %w", err)
-		}
-	}
-	b.objs, b.index, b.bytes = nil, nil, 0
-	return st, nil
+	l.wb.Reset()
+	l.n, l.bytes = 0, 0
+	return nil
 }

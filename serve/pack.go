@@ -29,6 +29,10 @@ const (
 	PackPartial  = 1 // trailer status: the server stopped early; the client continues
 )
 
+// maxPackRecords bounds the records of one pack, and so the set of objects
+// the server remembers to leave out the second time they come up.
+const maxPackRecords = 1 << 16
+
 // objectReader is the bulk read the pagestore offers (verified, not cached).
 type objectReader interface {
 	ReadObject(k pagestore.Kind, h merkle.Hash) ([]byte, error)
@@ -113,8 +117,9 @@ func (h *Handler) pack(w http.ResponseWriter, r *http.Request, rt route) {
 // writePack writes the records of the subtree under root (whose value is
 // first) to w: pre-order, left before right (pagestore.AppendChildren),
 // implicit values and objects already written in this pack left out. It
-// stops, with PackPartial, once PackBytes are written or half the request
-// timeout has passed, or at a read error (returned). n counts records.
+// stops, with PackPartial, once PackBytes or maxPackRecords are written or
+// half the request timeout has passed, or at a read error (returned). n
+// counts records.
 func (h *Handler) writePack(ctx context.Context, w *bufio.Writer, root pagestore.Ref, first []byte, start time.Time) (status, n int, err error) {
 	type key [1 + merkle.HashSize]byte
 	seen := map[key]struct{}{}
@@ -135,7 +140,7 @@ func (h *Handler) writePack(ctx context.Context, w *bufio.Writer, root pagestore
 		if _, dup := seen[k]; dup {
 			continue
 		}
-		if n > 0 && (written >= h.cfg.PackBytes || n%256 == 0 && (time.Now().After(soft) || ctx.Err() != nil)) {
+		if n > 0 && (written >= h.cfg.PackBytes || n >= maxPackRecords || n%256 == 0 && (time.Now().After(soft) || ctx.Err() != nil)) {
 			return PackPartial, n, nil
 		}
 		v := first

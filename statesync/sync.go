@@ -183,7 +183,7 @@ type syncer struct {
 	staged map[[33]byte]bool  // staged in this run
 	queue  []*node            // discovered, to be fetched
 	plan   []*request         // objects mode: the current round's batches
-	batch  *pagestore.Batch
+	load   *pagestore.Loader // the batch being staged
 	w      *writer
 	cuts   int
 	stats  Stats
@@ -261,7 +261,7 @@ func (s *syncer) run(ctx context.Context, root merkle.Hash) (Stats, error) {
 	s.start = time.Now()
 	s.lastFlush = s.start
 	s.stats.Root = root
-	s.batch = pagestore.NewHashedBatch()
+	batch := pagestore.NewBatch()
 	if root != merkle.EmptyState() {
 		rec, err := s.record(ctx, root)
 		if err != nil {
@@ -271,9 +271,10 @@ func (s *syncer) run(ctx context.Context, root merkle.Hash) (Stats, error) {
 			return s.done(), err
 		}
 		s.w = newWriter(s.st)
+		s.load = s.w.loader()
 		err = s.walk(ctx, root)
-		if err == nil && s.batch.Len() > 0 {
-			s.w.write(s.batch)
+		if err == nil {
+			s.w.write(s.load)
 		}
 		if werr := s.w.close(); err == nil {
 			err = werr
@@ -281,13 +282,12 @@ func (s *syncer) run(ctx context.Context, root merkle.Hash) (Stats, error) {
 		if err != nil {
 			return s.done(), err
 		}
-		s.batch = pagestore.NewBatch()
-		s.batch.SetCommit(rec)
+		batch.SetCommit(rec)
 	}
-	s.batch.SetHead(root)
+	batch.SetHead(root)
 	// The record and the head are written last, in one synced commit that
 	// makes every object written before it durable too.
-	if _, err := s.st.Commit(s.batch); err != nil {
+	if _, err := s.st.Commit(batch); err != nil {
 		return s.done(), fmt.Errorf("statesync: store: %w", err)
 	}
 	s.report(true)
@@ -648,22 +648,8 @@ func (s *syncer) stage(n *node) error {
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		h, v := n.ref.Hash, n.value
-		switch n.ref.Kind {
-		case pagestore.KindPage:
-			s.batch.PutPage(h, v)
-		case pagestore.KindMemoryNode:
-			s.batch.PutMemoryNode(h, merkle.Hash(v[:32]), merkle.Hash(v[32:]))
-		case pagestore.KindStateNode:
-			s.batch.PutStateNode(h, v)
-		case pagestore.KindCode:
-			s.batch.PutCode(h, v)
-		case pagestore.KindOwner:
-			s.batch.PutOwner(h, v)
-		case pagestore.KindGlobals:
-			s.batch.PutGlobals(h, v)
-		}
-		kk := key(n.ref.Kind, h)
+		s.load.Put(n.ref, n.value)
+		kk := key(n.ref.Kind, n.ref.Hash)
 		delete(s.nodes, kk)
 		s.staged[kk] = true
 		n.value = nil
@@ -674,10 +660,10 @@ func (s *syncer) stage(n *node) error {
 		}
 		n.parents = nil
 	}
-	if s.batch.Len() >= batchObjects || s.batch.Bytes() >= batchBytes || time.Since(s.lastFlush) >= flushEvery {
+	if s.load.Len() >= batchObjects || s.load.Bytes() >= batchBytes || time.Since(s.lastFlush) >= flushEvery {
 		s.lastFlush = time.Now()
-		s.w.write(s.batch)
-		s.batch = pagestore.NewHashedBatch()
+		s.w.write(s.load)
+		s.load = s.w.loader()
 	}
 	return nil
 }

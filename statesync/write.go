@@ -8,13 +8,14 @@ import (
 )
 
 // writer stores batches of checked objects in the background, in order,
-// while the syncing goroutine goes on staging the next batch. Its writes
-// are not synced: the commit that ends a sync is, and it makes them
+// while the syncing goroutine stages the next batch in another Loader. Its
+// writes are not synced: the commit that ends a sync is, and it makes them
 // durable with it (a process that dies keeps what it wrote; see
-// pagestore.Store.WriteObjects for a crash of the machine).
+// pagestore.Loader.Write for a crash of the machine).
 type writer struct {
 	st   *pagestore.Store
-	in   chan *pagestore.Batch
+	in   chan *pagestore.Loader
+	free chan *pagestore.Loader
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	err  error
@@ -22,26 +23,37 @@ type writer struct {
 }
 
 func newWriter(st *pagestore.Store) *writer {
-	w := &writer{st: st, in: make(chan *pagestore.Batch, 1)}
+	w := &writer{st: st, in: make(chan *pagestore.Loader, 1), free: make(chan *pagestore.Loader, 2)}
+	for range 2 {
+		w.free <- st.NewLoader(batchBytes + batchBytes/8)
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		for b := range w.in {
-			if w.failed() != nil {
-				continue // one failed write stops the rest: children first
+		for l := range w.in {
+			// One failed write stops the rest: children go first.
+			if w.failed() == nil {
+				if err := l.Write(false); err != nil {
+					w.mu.Lock()
+					w.err = fmt.Errorf("statesync: store: %w", err)
+					w.mu.Unlock()
+				}
 			}
-			if _, err := w.st.WriteObjects(b, false); err != nil {
-				w.mu.Lock()
-				w.err = fmt.Errorf("statesync: store: %w", err)
-				w.mu.Unlock()
+			if l.Len() > 0 {
+				l = st.NewLoader(batchBytes + batchBytes/8)
 			}
+			w.free <- l
 		}
 	}()
 	return w
 }
 
-// write queues b; it blocks while the previous batch is still waiting.
-func (w *writer) write(b *pagestore.Batch) { w.in <- b }
+// loader returns an empty Loader to stage into; it waits while both are
+// being written.
+func (w *writer) loader() *pagestore.Loader { return <-w.free }
+
+// write queues l for writing.
+func (w *writer) write(l *pagestore.Loader) { w.in <- l }
 
 // failed returns the error of a failed write, if any.
 func (w *writer) failed() error {
@@ -50,7 +62,7 @@ func (w *writer) failed() error {
 	return w.err
 }
 
-// close waits for the queued batches and returns the first error.
+// close waits for the queued writes and returns the first error.
 func (w *writer) close() error {
 	w.once.Do(func() { close(w.in) })
 	w.wg.Wait()
