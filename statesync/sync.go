@@ -183,7 +183,7 @@ type syncer struct {
 	staged map[[33]byte]bool  // staged in this run
 	queue  []*node            // discovered, to be fetched
 	plan   []*request         // objects mode: the current round's batches
-	load   *pagestore.Loader // the batch being staged
+	load   *pagestore.Loader  // the batch being staged
 	w      *writer
 	cuts   int
 	stats  Stats
