@@ -15,7 +15,7 @@ func (e *Engine) stateAt(root merkle.Hash) (*merkle.StateTree, error) {
 	if err := e.knownRoot(root); err != nil {
 		return nil, err
 	}
-	return merkle.NewStateTree(root, e.store), nil
+	return merkle.NewStateTree(root, readNodes{e.store}), nil
 }
 
 // leafAt returns the state tree at root and contract id's leaf in it.

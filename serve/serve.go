@@ -47,6 +47,7 @@ const (
 	DefaultStreamDuration   = time.Hour
 	DefaultHeartbeat        = 15 * time.Second
 	DefaultPackBytes        = 8 << 20
+	DefaultAnswerCacheBytes = 64 << 20
 )
 
 // ImmutableCacheControl is the Cache-Control of every answer that cannot
@@ -69,6 +70,10 @@ type Config struct {
 	MaxRange uint64
 	// MaxResponseBytes bounds the body of one answer.
 	MaxResponseBytes int
+	// AnswerCacheBytes bounds the cache of recent proofs, leaves and
+	// commit records, which are immutable: a repeated request skips the
+	// engine (0: DefaultAnswerCacheBytes; negative: no cache).
+	AnswerCacheBytes int64
 	// PackBytes bounds a pack (/v1/packs): the server ends it, partial,
 	// once it has written this many bytes (at most MaxResponseBytes).
 	PackBytes int
@@ -135,6 +140,7 @@ type Handler struct {
 	cfg     Config
 	slots   chan struct{}
 	streams chan struct{}
+	answers *answerCache
 	done    chan struct{}
 	once    sync.Once
 	// slow, if set (tests), runs before each answer is computed.
@@ -145,9 +151,14 @@ type Handler struct {
 // serves.
 func New(e *engine.Engine, cfg Config) *Handler {
 	c := cfg.withDefaults()
+	budget := c.AnswerCacheBytes
+	if budget == 0 {
+		budget = DefaultAnswerCacheBytes
+	}
 	return &Handler{
 		e:       e,
 		cfg:     c,
+		answers: newAnswerCache(budget),
 		slots:   make(chan struct{}, c.MaxConcurrent),
 		streams: make(chan struct{}, c.MaxStreams),
 		done:    make(chan struct{}),
@@ -166,7 +177,7 @@ type answer struct {
 	contentType string
 	body        []byte
 	immutable   bool
-	etag        string // without quotes; "" for a hash of the body
+	etag        string // without quotes; "" until ServeHTTP sets the hash of the body
 	proofKind   string
 }
 
@@ -226,17 +237,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotAcceptable, CodeNotAcceptable, "this endpoint answers with %s", strings.Join(offers, " or ")))
 		return
 	}
-	a, aerr := h.compute(r.Context(), rt, ctype)
-	if aerr != nil {
-		if aerr.Status >= 500 {
-			h.cfg.Logger.Warn("serve: request failed", "path", r.URL.Path, "code", aerr.Code, "err", aerr.Message)
-		}
-		writeError(w, aerr)
-		return
+	var key string
+	var a *answer
+	switch rt.ep {
+	case epContractProof, epPageProof, epRangeProof, epLeaf, epCommit:
+		key = ctype + " " + r.URL.EscapedPath()
+		a = h.answers.get(key)
 	}
-	if len(a.body) > h.cfg.MaxResponseBytes {
-		writeError(w, errorf(http.StatusBadRequest, CodeResponseTooLarge, "the answer has %d bytes; this server's limit is %d (ask for a smaller range)", len(a.body), h.cfg.MaxResponseBytes))
-		return
+	if a == nil {
+		var aerr *apiError
+		if a, aerr = h.compute(r.Context(), rt, ctype); aerr != nil {
+			if aerr.Status >= 500 {
+				h.cfg.Logger.Warn("serve: request failed", "path", r.URL.Path, "code", aerr.Code, "err", aerr.Message)
+			}
+			writeError(w, aerr)
+			return
+		}
+		if len(a.body) > h.cfg.MaxResponseBytes {
+			writeError(w, errorf(http.StatusBadRequest, CodeResponseTooLarge, "the answer has %d bytes; this server's limit is %d (ask for a smaller range)", len(a.body), h.cfg.MaxResponseBytes))
+			return
+		}
+		if a.immutable && a.etag == "" {
+			sum := sha256.Sum256(a.body)
+			a.etag = hex.EncodeToString(sum[:])
+		}
+		if key != "" && a.immutable {
+			h.answers.add(key, a)
+		}
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", a.contentType)
@@ -250,12 +277,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.immutable {
 		hd.Set("Cache-Control", "no-store")
 	} else {
-		tag := a.etag
-		if tag == "" {
-			sum := sha256.Sum256(a.body)
-			tag = hex.EncodeToString(sum[:])
-		}
-		tag = `"` + tag + `"`
+		tag := `"` + a.etag + `"`
 		hd.Set("ETag", tag)
 		hd.Set("Cache-Control", ImmutableCacheControl)
 		if etagMatch(r.Header.Get("If-None-Match"), tag) {
