@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strconv"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -141,7 +142,8 @@ func BenchmarkSyncVsCopy(b *testing.B) {
 	f := states(b)
 	e := openEngine(b, f.dir, dirty.Auto)
 	defer e.Close()
-	url := serveFixture(b, e, serve.Config{})
+	pb, _ := strconv.Atoi(os.Getenv("PACKB"))
+	url := serveFixture(b, e, serve.Config{PackBytes: pb})
 	ctx := context.Background()
 	var syncT, cpT, onlyT time.Duration
 	var bytes int64

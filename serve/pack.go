@@ -104,8 +104,14 @@ func (h *Handler) pack(w http.ResponseWriter, r *http.Request, rt route) {
 	status, n, perr := h.writePack(r.Context(), bw, root, first, start)
 	if perr != nil {
 		// The status line is out: end the pack early, so the client asks
-		// again from the object that failed and gets the error then.
-		h.cfg.Logger.Warn("serve: pack cut short", "path", r.URL.Path, "records", n, "err", perr)
+		// again from the object that failed and gets the error then. A
+		// missing object is what a request at the wrong height meets (a
+		// client's mistake, not worth a warning); damage is.
+		log := h.cfg.Logger.Warn
+		if errors.Is(perr, pagestore.ErrNotFound) {
+			log = h.cfg.Logger.Debug
+		}
+		log("serve: pack ended early", "path", r.URL.Path, "records", n, "err", perr)
 	}
 	var trailer [5]byte
 	binary.LittleEndian.PutUint32(trailer[:4], packEnd)
@@ -118,8 +124,8 @@ func (h *Handler) pack(w http.ResponseWriter, r *http.Request, rt route) {
 // first) to w: pre-order, left before right (pagestore.AppendChildren),
 // implicit values and objects already written in this pack left out. It
 // stops, with PackPartial, once PackBytes or maxPackRecords are written or
-// half the request timeout has passed, or at a read error (returned). n
-// counts records.
+// half the request timeout has passed, at a read error (returned), or when
+// the client goes. n counts records.
 func (h *Handler) writePack(ctx context.Context, w *bufio.Writer, root pagestore.Ref, first []byte, start time.Time) (status, n int, err error) {
 	type key [1 + merkle.HashSize]byte
 	seen := map[key]struct{}{}
@@ -160,7 +166,7 @@ func (h *Handler) writePack(ctx context.Context, w *bufio.Writer, root pagestore
 		binary.LittleEndian.PutUint32(lenBuf[:], uint32(len(v)))
 		w.Write(lenBuf[:])
 		if _, err := w.Write(v); err != nil {
-			return PackPartial, n, err // the client is gone
+			return PackPartial, n, nil // the client is gone (or stopped reading)
 		}
 		written += 4 + len(v)
 		n++
