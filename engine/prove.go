@@ -53,7 +53,7 @@ func (e *Engine) ProveRange(ctx context.Context, root merkle.Hash, id merkle.Con
 	if err != nil {
 		return nil, err
 	}
-	return merkle.ProveRange(st, leaf, merkle.NewMemTree(leaf.MemoryRoot, e.store), e.store.Page, offset, length)
+	return merkle.ProveRange(st, leaf, merkle.NewMemTree(leaf.MemoryRoot, readNodes{e.store}), e.store.Page, offset, length)
 }
 
 // ProvePage proves page index of contract id's memory under root.

@@ -52,13 +52,23 @@ func (c *rootCache) forget() {
 	c.known = nil
 }
 
-// readNodes is the Source of read-only state trees: state nodes come from
-// the store's cache without the copy Store.StateNode makes for callers
-// that may keep the slice (a state tree decodes a node and keeps nothing
-// of its bytes).
+// readNodes is the Source of the trees proofs and inspection read: nodes
+// come through Store.ReadObject, which does not refresh their place in the
+// cache, and state nodes without the copy Store.StateNode makes for
+// callers that may keep the slice (a state tree decodes a node and keeps
+// nothing of its bytes).
 type readNodes struct{ *pagestore.Store }
 
 // StateNode implements merkle.Source.
 func (r readNodes) StateNode(h merkle.Hash) ([]byte, error) {
 	return r.ReadObject(pagestore.KindStateNode, h)
+}
+
+// MemoryNode implements merkle.Source.
+func (r readNodes) MemoryNode(h merkle.Hash) (left, right merkle.Hash, err error) {
+	v, err := r.ReadObject(pagestore.KindMemoryNode, h)
+	if err != nil {
+		return r.Store.MemoryNode(h) // all-zero subtrees, and the error
+	}
+	return merkle.Hash(v[:32]), merkle.Hash(v[32:]), nil
 }
