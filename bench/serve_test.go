@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"strconv"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -142,8 +141,7 @@ func BenchmarkSyncVsCopy(b *testing.B) {
 	f := states(b)
 	e := openEngine(b, f.dir, dirty.Auto)
 	defer e.Close()
-	pb, _ := strconv.Atoi(os.Getenv("PACKB"))
-	url := serveFixture(b, e, serve.Config{PackBytes: pb})
+	url := serveFixture(b, e, serve.Config{})
 	ctx := context.Background()
 	var syncT, cpT, onlyT time.Duration
 	var bytes int64
