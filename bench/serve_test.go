@@ -299,7 +299,7 @@ func stateObjects(tb testing.TB, st *pagestore.Store, root merkle.Hash) ([]pages
 // reading every object from the source store (the server's part), hash-ms
 // checking every object against its hash (the replica's), write-ms
 // writing them into a new store the way statesync does (a
-// pagestore.Loader, unsynced batches of 4 MiB, then one synced commit with
+// pagestore.Loader, synced batches of 4 MiB, then one synced commit with
 // the record and the head; opening and closing the store included), and
 // hash+write-ms both in one goroutine, the floor of the replica's side.
 // cp-ms is cp -r of the source directory, as in SyncVsCopy.
@@ -339,7 +339,7 @@ func BenchmarkSyncFloor(b *testing.B) {
 			}
 			load.Put(r, vals[i])
 			if load.Bytes() >= 4<<20 || i == len(refs)-1 {
-				if err := load.Write(false); err != nil {
+				if err := load.Write(); err != nil {
 					b.Fatal(err)
 				}
 			}

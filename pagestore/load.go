@@ -8,7 +8,7 @@ import (
 // Bulk loading: state sync writes a whole state into a store, every
 // object checked against its hash on receipt and written only after
 // everything it references. Commit's per-object work (a presence lookup,
-// reference checks, a synced write) is what such a load can skip.
+// a second hash, reference checks) is what such a load can skip.
 
 // errStop ends an iteration early.
 var errStop = errors.New("stop")
@@ -73,15 +73,14 @@ func (l *Loader) Len() int { return l.n }
 // Bytes is the size of the values staged since the last Write.
 func (l *Loader) Bytes() int { return l.bytes }
 
-// Write writes the staged objects as one backend batch and empties the
-// Loader (a failed write leaves them staged). With sync false the write is not waited for: a process that
-// dies keeps it, and the next synced write (such as a Commit) makes it
-// durable with itself; until then a crash of the machine may lose it, and
-// the backend's journal then keeps the writes made before the lost one
-// (goleveldb appends to one file and recovers a prefix of it on a
-// filesystem that orders data before size, such as ext4's default), so
-// the store still holds only complete subtrees.
-func (l *Loader) Write(sync bool) error {
+// Write writes the staged objects as one synced backend batch and empties
+// the Loader (a failed write leaves them staged). Every write is synced:
+// a write left to the OS could be lost in a crash of the machine while a
+// later synced one survives (goleveldb syncs only its current journal, not
+// the one a memtable switch left behind), which would leave stored objects
+// whose children are gone. Synced in order, the store holds only complete
+// subtrees whenever it stops.
+func (l *Loader) Write() error {
 	if l.n == 0 {
 		return nil
 	}
@@ -90,7 +89,7 @@ func (l *Loader) Write(sync bool) error {
 	if l.s.gcPending != nil {
 		return fmt.Errorf("pagestore: load: %w: %v", ErrGCPending, l.s.gcPending)
 	}
-	if err := l.s.kv.Write(l.wb, sync); err != nil {
+	if err := l.s.kv.Write(l.wb, true); err != nil {
 		return fmt.Errorf("pagestore: load: %w", err)
 	}
 	l.wb.Reset()

@@ -7,11 +7,9 @@ import (
 	"github.com/wasmstate/wasmstate/pagestore"
 )
 
-// writer stores batches of checked objects in the background, in order,
-// while the syncing goroutine stages the next batch in another Loader. Its
-// writes are not synced: the commit that ends a sync is, and it makes them
-// durable with it (a process that dies keeps what it wrote; see
-// pagestore.Loader.Write for a crash of the machine).
+// writer stores batches of checked objects in the background, in order
+// and synced (pagestore.Loader.Write), while the syncing goroutine stages
+// the next batch in another Loader: the sync does not wait for the disk.
 type writer struct {
 	st   *pagestore.Store
 	in   chan *pagestore.Loader
@@ -33,7 +31,7 @@ func newWriter(st *pagestore.Store) *writer {
 		for l := range w.in {
 			// One failed write stops the rest: children go first.
 			if w.failed() == nil {
-				if err := l.Write(false); err != nil {
+				if err := l.Write(); err != nil {
 					w.mu.Lock()
 					w.err = fmt.Errorf("statesync: store: %w", err)
 					w.mu.Unlock()
