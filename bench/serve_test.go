@@ -131,8 +131,9 @@ func dirBytes(tb testing.TB, dir string) int64 {
 
 // BenchmarkSyncVsCopy makes a replica of the 10,001-contract state (64 MiB
 // of non-zero pages in one contract, 10,000 counters) over loopback with
-// statesync (16 requests in flight, every object verified, synced
-// batches), and in the same iteration copies the source's store directory
+// statesync's defaults (a new replica: packs, 16 requests in flight, every
+// object verified, synced batches) from a server with statectl serve's
+// pack size, and in the same iteration copies the source's store directory
 // with cp -r. sync-s includes opening and closing the new store (what
 // statectl sync costs), sync-only-s is statesync.Sync alone. sync/cp is the
 // ratio of wall times (goal <= 3); sync-MB/s counts the bytes of the objects
