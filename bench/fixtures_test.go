@@ -58,7 +58,10 @@ func states(tb testing.TB) *statesFixture {
 	return statesOnce.get(tb, func() (*statesFixture, error) {
 		t0 := time.Now()
 		dir, _ := fixtureDir(tb, "states")
-		e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet})
+		// No warm sets: a session at the previous batch's root would take
+		// over its store with every counter loaded, and the 10,000
+		// counters would pass wasmtime's 10,000 instances per store.
+		e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet, WarmSets: -1})
 		if err != nil {
 			return nil, err
 		}

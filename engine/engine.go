@@ -101,6 +101,7 @@ const (
 // Engine owns a store, a wasmtime engine and the compiled-module cache.
 type Engine struct {
 	store   *pagestore.Store
+	roots   rootCache // roots known to have a commit record (readpath.go)
 	wt      *wasmtime.Engine
 	linkers [2]*wasmtime.Linker // wasm32, wasm64
 	modules *lru.Cache[merkle.Hash, *module]
@@ -447,6 +448,7 @@ func (e *Engine) deleteDeferred(root merkle.Hash) {
 	e.mu.Unlock()
 	if del {
 		err := e.store.DeleteCommit(root)
+		e.roots.forget()
 		e.doneDeleting(root)
 		if err != nil {
 			e.log.Warn("deferred commit deletion failed", "root", root.String(), "err", err)
@@ -487,7 +489,9 @@ func (e *Engine) DeleteCommit(root merkle.Hash) (deferred bool, err error) {
 	e.deleting[root] = true
 	e.mu.Unlock()
 	defer e.doneDeleting(root)
-	return false, e.store.DeleteCommit(root)
+	err = e.store.DeleteCommit(root)
+	e.roots.forget()
+	return false, err
 }
 
 // GC reclaims every object that no commit record, the head, nor an open
@@ -525,9 +529,16 @@ func (e *Engine) knownRoot(root merkle.Hash) error {
 	if root == merkle.EmptyState() {
 		return nil
 	}
+	ok, gen := e.roots.has(root)
+	if ok {
+		return nil
+	}
 	ok, err := e.store.HasRoot(root)
 	if err != nil {
 		return err
+	}
+	if ok {
+		e.roots.add(root, gen)
 	}
 	if !ok {
 		e.mu.Lock()

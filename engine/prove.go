@@ -15,7 +15,7 @@ func (e *Engine) stateAt(root merkle.Hash) (*merkle.StateTree, error) {
 	if err := e.knownRoot(root); err != nil {
 		return nil, err
 	}
-	return merkle.NewStateTree(root, e.store), nil
+	return merkle.NewStateTree(root, readNodes{e.store}), nil
 }
 
 // leafAt returns the state tree at root and contract id's leaf in it.
@@ -53,7 +53,7 @@ func (e *Engine) ProveRange(ctx context.Context, root merkle.Hash, id merkle.Con
 	if err != nil {
 		return nil, err
 	}
-	return merkle.ProveRange(st, leaf, merkle.NewMemTree(leaf.MemoryRoot, e.store), e.store.Page, offset, length)
+	return merkle.ProveRange(st, leaf, merkle.NewMemTree(leaf.MemoryRoot, readNodes{e.store}), e.store.Page, offset, length)
 }
 
 // ProvePage proves page index of contract id's memory under root.

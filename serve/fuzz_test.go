@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wasmstate/wasmstate/merkle"
+	"github.com/wasmstate/wasmstate/pagestore"
 )
 
 // render is the canonical URL of a route, the inverse of parseRoute.
@@ -29,6 +30,11 @@ func render(r route) string {
 			return "/v1/objects/" + KindName(r.kind) + "/" + strings.Join(hs, ",")
 		}
 		return "/v1/objects/" + KindName(r.kind) + "/" + r.hash.String()
+	case epPack:
+		if r.kind == pagestore.KindMemoryNode {
+			return fmt.Sprintf("/v1/packs/memory-node/%d/%s", r.height, r.hash)
+		}
+		return "/v1/packs/state-node/" + r.hash.String()
 	case epLeaf:
 		return c
 	case epContractProof:
@@ -54,6 +60,8 @@ func FuzzParseRoute(f *testing.F) {
 		"/v1/objects/page/" + h, "/v1/objects/state-node/" + h, "/v1/objects/x/" + h,
 		"/v1/objects/page/" + strings.Repeat("0a", 32) + "," + h, "/v1/objects/page/" + h + "," + h,
 		"/v1/roots/" + h + "/contracts/" + h + "/pages/007/proof", "/v1//head", "/v1/../v1/head", "",
+		"/v1/packs/state-node/" + h, "/v1/packs/memory-node/30/" + h, "/v1/packs/memory-node/0/" + h,
+		"/v1/packs/memory-node/31/" + h, "/v1/packs/memory-node/07/" + h, "/v1/packs/page/" + h, "/v1/packs/state-node/" + h + "/1",
 	} {
 		f.Add(s)
 	}
@@ -73,6 +81,9 @@ func FuzzParseRoute(f *testing.F) {
 		}
 		if r.ep == epObject && r.batch != nil && (len(r.batch) < 2 || len(r.batch) > MaxBatch) {
 			t.Fatalf("%q: a batch of %d", path, len(r.batch))
+		}
+		if r.ep == epPack && (r.kind == pagestore.KindMemoryNode) != (r.height >= 1 && r.height <= merkle.MemoryTreeHeight) {
+			t.Fatalf("%q: a pack of %s at height %d", path, r.kind, r.height)
 		}
 		if r.ep == epPageProof && r.index >= merkle.MaxPages {
 			t.Fatalf("%q: page %d accepted", path, r.index)

@@ -22,6 +22,7 @@ const (
 	epPageProof                         // /v1/roots/{root}/contracts/{id}/pages/{index}/proof
 	epRangeProof                        // /v1/roots/{root}/contracts/{id}/bytes/{offset}/{length}/proof
 	epObject                            // /v1/objects/{kind}/{hash}
+	epPack                              // /v1/packs/state-node/{hash}, /v1/packs/memory-node/{height}/{hash}
 )
 
 // route is a parsed request target.
@@ -33,7 +34,8 @@ type route struct {
 	offset uint64 // range
 	length uint64 // range
 	kind   pagestore.Kind
-	hash   merkle.Hash   // one object
+	hash   merkle.Hash   // one object, or a pack's node
+	height int           // a memory node's height (packs)
 	batch  []merkle.Hash // several objects (≥ 2), strictly ascending
 }
 
@@ -110,6 +112,28 @@ func parseRoute(path string, maxRange uint64) (route, *apiError) {
 			if i > 0 && bytes.Compare(r.batch[i-1][:], r.batch[i][:]) >= 0 {
 				return r, errorf(http.StatusBadRequest, CodeBadHash, "batch hashes must be strictly ascending (hash %d)", i)
 			}
+		}
+	case len(seg) >= 3 && seg[0] == "packs":
+		r.ep = epPack
+		switch {
+		case seg[1] == "state-node" && len(seg) == 3:
+			r.kind = pagestore.KindStateNode
+			r.hash, err = parseHex(seg[2], CodeBadHash, "node hash")
+		case seg[1] == "memory-node" && len(seg) == 4:
+			r.kind = pagestore.KindMemoryNode
+			var ht uint64
+			if ht, err = parseNumber(seg[2], "height"); err != nil {
+				return r, err
+			}
+			if ht < 1 || ht > merkle.MemoryTreeHeight {
+				return r, errorf(http.StatusBadRequest, CodeOutOfRange, "height %d: a memory node is at height 1 to %d", ht, merkle.MemoryTreeHeight)
+			}
+			r.height = int(ht)
+			r.hash, err = parseHex(seg[3], CodeBadHash, "node hash")
+		case seg[1] == "state-node" || seg[1] == "memory-node":
+			return notFound()
+		default:
+			return r, errorf(http.StatusBadRequest, CodeBadKind, "pack kind %q: want state-node or memory-node", clip(seg[1]))
 		}
 	case len(seg) >= 4 && seg[0] == "roots" && seg[2] == "contracts":
 		if r.root, err = parseHex(seg[1], CodeBadRoot, "root"); err != nil {

@@ -160,11 +160,14 @@ func count(lines []string, status, prefix string) int {
 // cached, and every client still verifies what it gets.
 func TestCachingProxy(t *testing.T) {
 	f := servetest.New(t, "", 10, 4)
-	var originObjects atomic.Int64
+	var originObjects, originPacks atomic.Int64
 	h := serve.New(f.E, serve.Config{Logger: servetest.Quiet})
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/objects/") {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/v1/objects/"):
 			originObjects.Add(1)
+		case strings.HasPrefix(r.URL.Path, "/v1/packs/"):
+			originPacks.Add(1)
 		}
 		h.ServeHTTP(w, r)
 	}))
@@ -173,13 +176,13 @@ func TestCachingProxy(t *testing.T) {
 	ctx := context.Background()
 	root := f.Head()
 
-	syncOnce := func() statesync.Stats {
+	syncOnce := func(mode statesync.PackMode) statesync.Stats {
 		st, err := pagestore.Open(context.Background(), t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		stats, err := statesync.Sync(ctx, st, proxy, root, &statesync.Options{Parallel: 8})
+		stats, err := statesync.Sync(ctx, st, proxy, root, &statesync.Options{Parallel: 8, Packs: mode})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,26 +191,34 @@ func TestCachingProxy(t *testing.T) {
 		}
 		return stats
 	}
-	first := syncOnce()
-	fromOrigin := originObjects.Load()
-	second := syncOnce()
-	lines := readLog()
-	if originObjects.Load() != fromOrigin {
-		t.Errorf("the second sync reached the origin for %d object requests", originObjects.Load()-fromOrigin)
-		for _, l := range lines {
-			if !strings.HasPrefix(l, "HIT") && !strings.HasPrefix(l, "MISS") {
-				t.Log(l)
+	// New replicas fill from packs (the state is one pack here), or from
+	// batches of objects; either way the second replica's sync asks for
+	// exactly the first's URLs, all answered from the cache.
+	for _, c := range []struct {
+		name   string
+		mode   statesync.PackMode
+		prefix string
+		origin *atomic.Int64
+	}{{"packs", statesync.PacksAuto, "/v1/packs/", &originPacks}, {"objects", statesync.PacksOff, "/v1/objects/", &originObjects}} {
+		first := syncOnce(c.mode)
+		fromOrigin := c.origin.Load()
+		second := syncOnce(c.mode)
+		lines := readLog()
+		if c.origin.Load() != fromOrigin {
+			t.Errorf("%s: the second sync reached the origin for %d requests", c.name, c.origin.Load()-fromOrigin)
+			for _, l := range lines {
+				if !strings.HasPrefix(l, "HIT") && !strings.HasPrefix(l, "MISS") {
+					t.Log(l)
+				}
 			}
 		}
+		hits, misses := count(lines, "HIT", c.prefix), count(lines, "MISS", c.prefix)
+		if misses == 0 || hits != misses || int64(misses) != fromOrigin || first.Fetched != second.Fetched {
+			t.Errorf("%s: first sync %d misses (%d at the origin), second %d hits; objects %d and %d",
+				c.name, misses, fromOrigin, hits, first.Fetched, second.Fetched)
+		}
+		t.Logf("sync through nginx from %s: %d objects in %d requests, first from the origin, second all from the cache", c.name, second.Fetched, hits)
 	}
-	// Objects travel in batches (one request, many objects); the second
-	// sync asks for exactly the first's batches, all from the cache.
-	hits, misses := count(lines, "HIT", "/v1/objects/"), count(lines, "MISS", "/v1/objects/")
-	if misses == 0 || hits != misses || int64(misses) != fromOrigin || first.Fetched != second.Fetched {
-		t.Errorf("object requests: first sync %d misses (%d at the origin), second %d hits; objects %d and %d",
-			misses, fromOrigin, hits, first.Fetched, second.Fetched)
-	}
-	t.Logf("sync through nginx: %d objects in %d requests, first from the origin, second all from the cache", second.Fetched, hits)
 
 	// Repeated proofs, binary and JSON, verified every time.
 	for _, js := range []bool{false, true} {
@@ -224,7 +235,7 @@ func TestCachingProxy(t *testing.T) {
 			}
 		}
 	}
-	lines = readLog()
+	lines := readLog()
 	pagePath := fmt.Sprintf("/v1/roots/%s/contracts/%s/pages/2/proof", root, f.Writer)
 	if hits, misses := count(lines, "HIT", pagePath), count(lines, "MISS", pagePath); hits != 18 || misses != 2 {
 		t.Errorf("page proofs: %d hits, %d misses; want 18 and 2 (one miss per encoding)", hits, misses)

@@ -46,6 +46,8 @@ const (
 	DefaultPollInterval     = 250 * time.Millisecond
 	DefaultStreamDuration   = time.Hour
 	DefaultHeartbeat        = 15 * time.Second
+	DefaultPackBytes        = 8 << 20
+	DefaultAnswerCacheBytes = 64 << 20
 )
 
 // ImmutableCacheControl is the Cache-Control of every answer that cannot
@@ -68,6 +70,13 @@ type Config struct {
 	MaxRange uint64
 	// MaxResponseBytes bounds the body of one answer.
 	MaxResponseBytes int
+	// AnswerCacheBytes bounds the cache of recent proofs, leaves and
+	// commit records, which are immutable: a repeated request skips the
+	// engine (0: DefaultAnswerCacheBytes; negative: no cache).
+	AnswerCacheBytes int64
+	// PackBytes bounds a pack (/v1/packs): the server ends it, partial,
+	// once it has written this many bytes (at most MaxResponseBytes).
+	PackBytes int
 	// MaxURIBytes bounds the request target.
 	MaxURIBytes int
 	// MaxStreams bounds the open /v1/heads streams.
@@ -107,6 +116,8 @@ func (c *Config) withDefaults() Config {
 	def(&o.MaxResponseBytes, DefaultMaxResponseBytes)
 	def(&o.MaxURIBytes, DefaultMaxURIBytes)
 	def(&o.MaxStreams, DefaultMaxStreams)
+	def(&o.PackBytes, DefaultPackBytes)
+	o.PackBytes = min(o.PackBytes, o.MaxResponseBytes)
 	defDur(&o.QueueWait, DefaultQueueWait)
 	defDur(&o.RequestTimeout, DefaultRequestTimeout)
 	defDur(&o.PollInterval, DefaultPollInterval)
@@ -129,6 +140,7 @@ type Handler struct {
 	cfg     Config
 	slots   chan struct{}
 	streams chan struct{}
+	answers *answerCache
 	done    chan struct{}
 	once    sync.Once
 	// slow, if set (tests), runs before each answer is computed.
@@ -139,9 +151,14 @@ type Handler struct {
 // serves.
 func New(e *engine.Engine, cfg Config) *Handler {
 	c := cfg.withDefaults()
+	budget := c.AnswerCacheBytes
+	if budget == 0 {
+		budget = DefaultAnswerCacheBytes
+	}
 	return &Handler{
 		e:       e,
 		cfg:     c,
+		answers: newAnswerCache(budget),
 		slots:   make(chan struct{}, c.MaxConcurrent),
 		streams: make(chan struct{}, c.MaxStreams),
 		done:    make(chan struct{}),
@@ -160,7 +177,7 @@ type answer struct {
 	contentType string
 	body        []byte
 	immutable   bool
-	etag        string // without quotes; "" for a hash of the body
+	etag        string // without quotes; "" until ServeHTTP sets the hash of the body
 	proofKind   string
 }
 
@@ -200,8 +217,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusBadRequest, CodeBadQuery, "the API takes no query parameters"))
 		return
 	}
-	if rt.ep == epHeads {
+	switch rt.ep {
+	case epHeads:
 		h.heads(w, r)
+		return
+	case epPack:
+		h.pack(w, r, rt)
 		return
 	}
 	offers := []string{typeJSON}
@@ -216,17 +237,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotAcceptable, CodeNotAcceptable, "this endpoint answers with %s", strings.Join(offers, " or ")))
 		return
 	}
-	a, aerr := h.compute(r.Context(), rt, ctype)
-	if aerr != nil {
-		if aerr.Status >= 500 {
-			h.cfg.Logger.Warn("serve: request failed", "path", r.URL.Path, "code", aerr.Code, "err", aerr.Message)
-		}
-		writeError(w, aerr)
-		return
+	var key string
+	var a *answer
+	switch rt.ep {
+	case epContractProof, epPageProof, epRangeProof, epLeaf, epCommit:
+		key = ctype + " " + r.URL.EscapedPath()
+		a = h.answers.get(key)
 	}
-	if len(a.body) > h.cfg.MaxResponseBytes {
-		writeError(w, errorf(http.StatusBadRequest, CodeResponseTooLarge, "the answer has %d bytes; this server's limit is %d (ask for a smaller range)", len(a.body), h.cfg.MaxResponseBytes))
-		return
+	if a == nil {
+		var aerr *apiError
+		if a, aerr = h.compute(r.Context(), rt, ctype); aerr != nil {
+			if aerr.Status >= 500 {
+				h.cfg.Logger.Warn("serve: request failed", "path", r.URL.Path, "code", aerr.Code, "err", aerr.Message)
+			}
+			writeError(w, aerr)
+			return
+		}
+		if len(a.body) > h.cfg.MaxResponseBytes {
+			writeError(w, errorf(http.StatusBadRequest, CodeResponseTooLarge, "the answer has %d bytes; this server's limit is %d (ask for a smaller range)", len(a.body), h.cfg.MaxResponseBytes))
+			return
+		}
+		if a.immutable && a.etag == "" {
+			sum := sha256.Sum256(a.body)
+			a.etag = hex.EncodeToString(sum[:])
+		}
+		if key != "" && a.immutable {
+			h.answers.add(key, a)
+		}
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", a.contentType)
@@ -240,12 +277,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.immutable {
 		hd.Set("Cache-Control", "no-store")
 	} else {
-		tag := a.etag
-		if tag == "" {
-			sum := sha256.Sum256(a.body)
-			tag = hex.EncodeToString(sum[:])
-		}
-		tag = `"` + tag + `"`
+		tag := `"` + a.etag + `"`
 		hd.Set("ETag", tag)
 		hd.Set("Cache-Control", ImmutableCacheControl)
 		if etagMatch(r.Header.Get("If-None-Match"), tag) {
@@ -298,14 +330,8 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) {
 // in its own goroutine, which keeps its slot until it ends, so a timed-out
 // request still counts against MaxConcurrent while it runs.
 func (h *Handler) compute(ctx context.Context, rt route, ctype string) (*answer, *apiError) {
-	wait := time.NewTimer(h.cfg.QueueWait)
-	defer wait.Stop()
-	select {
-	case h.slots <- struct{}{}:
-	case <-wait.C:
-		return nil, errorf(http.StatusServiceUnavailable, CodeBusy, "%d requests in progress; retry", h.cfg.MaxConcurrent)
-	case <-ctx.Done():
-		return nil, errorf(http.StatusServiceUnavailable, CodeTimeout, "client gone")
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
 	}
 	type result struct {
 		a   *answer

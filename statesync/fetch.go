@@ -44,9 +44,9 @@ const maxBatch = 32
 // ascending) in one request, with the retries of fetch, and checks each.
 func (s *syncer) fetchBatch(ctx context.Context, nodes []*node) ([][]byte, error) {
 	if len(nodes) == 1 {
-		v, err := s.fetch(ctx, nodes[0].kind, nodes[0].hash)
+		v, err := s.fetch(ctx, nodes[0].ref.Kind, nodes[0].ref.Hash)
 		if err != nil {
-			return nil, &ObjectError{Kind: nodes[0].kind, Hash: nodes[0].hash, Err: err}
+			return nil, &ObjectError{Kind: nodes[0].ref.Kind, Hash: nodes[0].ref.Hash, Err: err}
 		}
 		return [][]byte{v}, nil
 	}
@@ -62,7 +62,7 @@ func (s *syncer) fetchBatch(ctx context.Context, nodes []*node) ([][]byte, error
 }
 
 func (s *syncer) fetchBatchOnce(ctx context.Context, nodes []*node) ([][]byte, error) {
-	k := nodes[0].kind
+	k := nodes[0].ref.Kind
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	url := make([]byte, 0, len(s.base)+32+65*len(nodes))
@@ -71,9 +71,9 @@ func (s *syncer) fetchBatchOnce(ctx context.Context, nodes []*node) ([][]byte, e
 		if i > 0 {
 			url = append(url, ',')
 		}
-		url = append(url, n.hash.String()...)
+		url = append(url, n.ref.Hash.String()...)
 	}
-	first := &ObjectError{Kind: k, Hash: nodes[0].hash}
+	first := &ObjectError{Kind: k, Hash: nodes[0].ref.Hash}
 	fail := func(err error) ([][]byte, error) {
 		first.Err = fmt.Errorf("batch of %d: %w", len(nodes), err)
 		return nil, first
@@ -111,7 +111,7 @@ func (s *syncer) fetchBatchOnce(ctx context.Context, nodes []*node) ([][]byte, e
 // bytes come from the peer: anything but exactly len(nodes) well-formed,
 // matching objects is an error.
 func decodeBatch(k pagestore.Kind, nodes []*node, body []byte, limit int64) ([][]byte, error) {
-	first := &ObjectError{Kind: k, Hash: nodes[0].hash}
+	first := &ObjectError{Kind: k, Hash: nodes[0].ref.Hash}
 	fail := func(err error) ([][]byte, error) {
 		first.Err = fmt.Errorf("batch of %d: %w", len(nodes), err)
 		return nil, first
@@ -127,8 +127,8 @@ func decodeBatch(k pagestore.Kind, nodes []*node, body []byte, limit int64) ([][
 		}
 		v := body[4 : 4+size : 4+size]
 		body = body[4+size:]
-		if err := check(k, n.hash, v); err != nil {
-			return nil, &ObjectError{Kind: k, Hash: n.hash, Err: err}
+		if err := check(k, n.ref.Hash, v); err != nil {
+			return nil, &ObjectError{Kind: k, Hash: n.ref.Hash, Err: err}
 		}
 		vs[i] = v
 	}
@@ -192,41 +192,13 @@ func (s *syncer) fetchOnce(ctx context.Context, k pagestore.Kind, h merkle.Hash)
 
 // check verifies that v is a well-formed object of kind k hashing to h.
 func check(k pagestore.Kind, h merkle.Hash, v []byte) error {
-	var got merkle.Hash
-	switch k {
-	case pagestore.KindPage:
-		if len(v) != merkle.PageSize {
-			return fmt.Errorf("%w: page of %d bytes", ErrBadObject, len(v))
-		}
-		got = merkle.DomainPage.Sum(v)
-	case pagestore.KindMemoryNode:
-		if len(v) != 2*merkle.HashSize {
-			return fmt.Errorf("%w: memory node of %d bytes", ErrBadObject, len(v))
-		}
-		got = merkle.DomainMemoryNode.Sum2(merkle.Hash(v[:32]), merkle.Hash(v[32:]))
-	case pagestore.KindStateNode:
-		switch len(v) {
-		case 2 * merkle.HashSize:
-			got = merkle.DomainStateNode.Sum2(merkle.Hash(v[:32]), merkle.Hash(v[32:]))
-		case merkle.ContractLeafSize:
-			if _, err := merkle.DecodeContractLeaf(v); err != nil {
-				return fmt.Errorf("%w: %v", ErrBadObject, err)
-			}
-			got = merkle.DomainContract.Sum(v)
-		default:
-			return fmt.Errorf("%w: state node of %d bytes", ErrBadObject, len(v))
-		}
-	case pagestore.KindCode:
-		got = merkle.DomainCode.Sum(v)
-	case pagestore.KindOwner:
-		got = merkle.DomainOwner.Sum(v)
-	case pagestore.KindGlobals:
-		got = merkle.DomainGlobals.Sum(v)
-	default:
-		return fmt.Errorf("%w: kind %s", ErrBadObject, k)
+	err := pagestore.CheckObject(k, h, v)
+	var ce *pagestore.CorruptionError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %s", ErrBadObject, ce.Reason)
 	}
-	if got != h {
-		return fmt.Errorf("%w: the bytes hash to %s", ErrBadObject, got)
-	}
-	return nil
+	return err
 }
+
+// isNotFound reports whether the peer answered 404.
+func isNotFound(err error) bool { return errors.Is(err, ErrMissing) }

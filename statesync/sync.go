@@ -4,6 +4,13 @@
 // checks each against its hash before storing it, and writes the commit
 // record and moves the head only once the whole state is stored.
 //
+// A store with no head (a new replica) is filled from packs: each request
+// streams a whole subtree in an order that lets every object be checked
+// against the hash its parent named as it arrives. A replica that follows
+// the chain asks for single objects in batches, walking down from the new
+// root only where it differs from what is stored, so it fetches exactly
+// the objects that changed.
+//
 // Objects are stored children first, so every object in the store has its
 // whole subtree stored (the store's invariant): a sync that is killed or
 // fails resumes by walking from the root again and skipping every stored
@@ -24,6 +31,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,15 +45,32 @@ const (
 	DefaultTimeout   = 30 * time.Second
 	DefaultMaxObject = 8 << 20
 	DefaultRetries   = 2
+	// DefaultMaxPack bounds the body of one pack (servers stop theirs at 8
+	// MiB by default).
+	DefaultMaxPack = 64 << 20
 )
 
-// One synced write of fetched objects holds at most batchObjects objects or
-// batchBytes bytes, and is written at least every flushEvery, so that a
-// killed sync keeps most of what it fetched.
+// Fetched objects are written in batches of at most batchObjects objects
+// or batchBytes bytes, and at least every flushEvery, so that a killed
+// sync keeps most of what it fetched.
 var (
-	batchObjects = 16384
-	batchBytes   = 32 << 20
+	batchObjects = 1 << 20
+	batchBytes   = 4 << 20
 	flushEvery   = 2 * time.Second
+)
+
+// PackMode chooses how Sync fetches objects.
+type PackMode int
+
+const (
+	// PacksAuto fetches from packs when the local store has no head (a new
+	// replica: everything must be fetched) and single objects otherwise
+	// (exactly the objects that changed).
+	PacksAuto PackMode = iota
+	// PacksOn always fetches from packs.
+	PacksOn
+	// PacksOff always fetches single objects, in batches.
+	PacksOff
 )
 
 // Options configure Sync. The zero value is usable.
@@ -53,16 +78,22 @@ type Options struct {
 	// HTTPClient does the requests (nil: one with a connection pool sized
 	// to Parallel).
 	HTTPClient *http.Client
-	// Parallel is the number of objects fetched at once.
+	// Parallel is the number of requests in flight.
 	Parallel int
 	// Timeout bounds each request, body included.
 	Timeout time.Duration
 	// MaxObject bounds the size of code, owner and globals objects; pages
 	// and nodes have their fixed sizes.
 	MaxObject int64
-	// Retries is how many times a transport failure of one object is
-	// retried (a bad or missing object is never retried). Negative: none.
+	// MaxPack bounds the body of one pack.
+	MaxPack int64
+	// Retries is how many times a transport failure is retried: a request
+	// that failed before any object arrived is made again; a pack cut
+	// midway is continued. A bad or missing object is never retried.
+	// Negative: none.
 	Retries int
+	// Packs chooses between packs and single objects (see PackMode).
+	Packs PackMode
 	// Progress, if set, is called about ten times a second and once at the
 	// end, from the syncing goroutine.
 	Progress func(Progress)
@@ -86,23 +117,47 @@ type Progress struct {
 
 // Stats summarise a finished sync.
 type Stats struct {
-	Root     merkle.Hash
-	Fetched  int64 // objects fetched, verified and stored
-	Bytes    int64 // their bytes
-	Skipped  int64 // subtrees found stored already (their roots)
-	Requests int64 // HTTP requests made (retries included)
-	Duration time.Duration
+	Root    merkle.Hash
+	Fetched int64 // objects fetched, verified and stored
+	Bytes   int64 // their bytes
+	Skipped int64 // subtrees found stored already (their roots)
+	// Redundant counts objects a pack carried that were not needed: stored
+	// already or received twice (verified, not stored again).
+	Redundant int64
+	Requests  int64 // HTTP requests made (retries included)
+	Packs     int64 // of which packs
+	Duration  time.Duration
 }
 
 // node is an object discovered and not yet stored.
 type node struct {
-	kind    pagestore.Kind
-	hash    merkle.Hash
-	height  int // memory-tree height (memory nodes and pages)
+	ref     pagestore.Ref
 	value   []byte
 	fetched bool
-	pending int     // children not yet staged
-	parents []*node // nodes waiting for this one
+	noPack  bool     // fetch it as an object (the peer has no pack of it)
+	owner   *request // the pack expected to carry it, while that pack runs
+	pending int      // children not yet staged
+	parents []*node  // nodes waiting for this one
+}
+
+// request is one HTTP request: a batch of objects of one kind, or a pack.
+type request struct {
+	nodes []*node // objects: one kind, hashes ascending
+	pack  *node   // pack: its root
+	// expect are the nodes discovered while applying this pack's records:
+	// the pack should carry them; those it did not are fetched afresh.
+	expect []*node
+}
+
+// result is what a worker reports: the values of a batch, or a chunk of a
+// pack's records. done is set on a request's last result.
+type result struct {
+	req  *request
+	refs []pagestore.Ref // pack records
+	vals [][]byte        // values: of req.nodes (batch) or refs (pack)
+	done bool
+	cut  bool // a pack that ended early on a transport failure (err)
+	err  error
 }
 
 type syncer struct {
@@ -112,16 +167,30 @@ type syncer struct {
 	own      *http.Transport // the transport Sync made, closed at the end
 	opts     Options
 	requests atomic.Int64
+	packReqs atomic.Int64
+
+	packs bool // fetch subtrees as packs
+	// fresh: the store held no object when the sync began, so every
+	// object it holds now was staged by this sync (and is in staged):
+	// nothing needs to ask the store.
+	fresh bool
+	// entered holds the roots of stored subtrees that a pack ran into
+	// (resume): a pack stops at the first one, later ones pass through.
+	enteredMu sync.Mutex
+	entered   map[[33]byte]bool
 
 	nodes  map[[33]byte]*node // discovered, not yet staged
 	staged map[[33]byte]bool  // staged in this run
-	queue  []*node
-	batch  *pagestore.Batch
+	queue  []*node            // discovered, to be fetched
+	plan   []*request         // objects mode: the current round's batches
+	load   *pagestore.Loader  // the batch being staged
+	w      *writer
+	cuts   int
 	stats  Stats
 	known  int64
 	start  time.Time
 	lastP  time.Time
-	// lastFlush is when the batch was last written.
+	// lastFlush is when the batch was last handed to the writer.
 	lastFlush time.Time
 }
 
@@ -155,7 +224,8 @@ func newSyncer(st *pagestore.Store, baseURL string, o *Options) (*syncer, error)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: peer URL %q: want http(s)://host[:port]", ErrTransport, baseURL)
 	}
-	s := &syncer{st: st, base: strings.TrimRight(baseURL, "/"), nodes: map[[33]byte]*node{}, staged: map[[33]byte]bool{}}
+	s := &syncer{st: st, base: strings.TrimRight(baseURL, "/"), nodes: map[[33]byte]*node{}, staged: map[[33]byte]bool{},
+		entered: map[[33]byte]bool{}}
 	if o != nil {
 		s.opts = *o
 	}
@@ -167,6 +237,9 @@ func newSyncer(st *pagestore.Store, baseURL string, o *Options) (*syncer, error)
 	}
 	if s.opts.MaxObject <= 0 {
 		s.opts.MaxObject = DefaultMaxObject
+	}
+	if s.opts.MaxPack <= 0 {
+		s.opts.MaxPack = DefaultMaxPack
 	}
 	if s.opts.Retries == 0 {
 		s.opts.Retries = DefaultRetries
@@ -188,28 +261,63 @@ func (s *syncer) run(ctx context.Context, root merkle.Hash) (Stats, error) {
 	s.start = time.Now()
 	s.lastFlush = s.start
 	s.stats.Root = root
-	s.batch = pagestore.NewBatch()
+	batch := pagestore.NewBatch()
 	if root != merkle.EmptyState() {
 		rec, err := s.record(ctx, root)
 		if err != nil {
 			return s.done(), err
 		}
-		if err := s.walk(ctx, root); err != nil {
+		if err := s.setMode(); err != nil {
 			return s.done(), err
 		}
-		s.batch.SetCommit(rec)
+		s.w = newWriter(s.st)
+		s.load = s.w.loader()
+		err = s.walk(ctx, root)
+		if err == nil {
+			s.w.write(s.load)
+		}
+		if werr := s.w.close(); err == nil {
+			err = werr
+		}
+		if err != nil {
+			return s.done(), err
+		}
+		batch.SetCommit(rec)
 	}
-	s.batch.SetHead(root)
-	if err := s.flush(); err != nil {
-		return s.done(), err
+	batch.SetHead(root)
+	// The record and the head are written last, in one synced commit that
+	// makes every object written before it durable too.
+	if _, err := s.st.Commit(batch); err != nil {
+		return s.done(), fmt.Errorf("statesync: store: %w", err)
 	}
 	s.report(true)
 	return s.done(), nil
 }
 
+// setMode chooses packs or objects, and finds whether the store is empty.
+func (s *syncer) setMode() error {
+	_, hasHead, err := s.st.Head()
+	if err != nil {
+		return fmt.Errorf("statesync: store: %w", err)
+	}
+	switch s.opts.Packs {
+	case PacksOn:
+		s.packs = true
+	case PacksAuto:
+		s.packs = !hasHead
+	}
+	held, err := s.st.HoldsObjects()
+	if err != nil {
+		return fmt.Errorf("statesync: store: %w", err)
+	}
+	s.fresh = !held
+	return nil
+}
+
 func (s *syncer) done() Stats {
 	s.stats.Duration = time.Since(s.start)
 	s.stats.Requests = s.requests.Load()
+	s.stats.Packs = s.packReqs.Load()
 	return s.stats
 }
 
@@ -265,69 +373,80 @@ func (s *syncer) record(ctx context.Context, root merkle.Hash) (pagestore.Commit
 }
 
 // walk fetches everything under root that the store lacks, and stages
-// each object once all its children are staged or stored. It goes level
-// by level: the objects discovered in one round are sorted and fetched in
-// batches of one kind (opts.Parallel requests in flight) in the next, so
-// the batches, and so the URLs a cache sees, depend only on the root and
-// on what the local store holds.
+// each object once all its children are staged or stored.
+//
+// With objects, it goes level by level: the objects discovered in one
+// round are sorted and fetched in batches of one kind (opts.Parallel
+// requests in flight) in the next, so the batches, and so the URLs a cache
+// sees, depend only on the root and on what the local store holds. With
+// packs, every node discovered outside a running pack is asked for at once
+// as the pack of its subtree (pages, code, owners and globals in batches).
 func (s *syncer) walk(ctx context.Context, root merkle.Hash) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	top := &node{} // a sentinel parent of the root
-	if err := s.discover(pagestore.KindStateNode, root, 0, top); err != nil {
+	if err := s.discover(pagestore.Ref{Kind: pagestore.KindStateNode, Hash: root}, top, nil); err != nil {
 		return err
 	}
-	type batchResult struct {
-		nodes []*node
-		vs    [][]byte
-		err   error
-	}
-	work := make(chan []*node)
-	results := make(chan batchResult, s.opts.Parallel)
+	work := make(chan *request)
+	results := make(chan result, 2*s.opts.Parallel)
 	for i := 0; i < s.opts.Parallel; i++ {
 		go func() {
-			for b := range work {
-				vs, err := s.fetchBatch(ctx, b)
-				results <- batchResult{b, vs, err}
+			for r := range work {
+				if r.pack != nil {
+					s.fetchPack(ctx, r, results)
+					continue
+				}
+				vs, err := s.fetchBatch(ctx, r.nodes)
+				results <- result{req: r, vals: vs, done: true, err: err}
 			}
 		}()
 	}
 	defer close(work)
-	for len(s.queue) > 0 {
-		batches := plan(s.queue)
-		s.queue = nil
-		inflight := 0
-		drain := func() {
-			for ; inflight > 0; inflight-- {
-				<-results
+	inflight := 0
+	drain := func() {
+		for inflight > 0 {
+			if r := <-results; r.done {
+				inflight--
 			}
 		}
-		for len(batches) > 0 || inflight > 0 {
-			var send chan []*node
-			var next []*node
-			if len(batches) > 0 && inflight < s.opts.Parallel {
-				send, next = work, batches[0]
+	}
+	for {
+		for inflight < s.opts.Parallel {
+			r := s.next(inflight)
+			if r == nil {
+				break
 			}
 			select {
-			case send <- next:
-				batches = batches[1:]
+			case work <- r:
 				inflight++
-			case r := <-results:
-				inflight--
-				err := r.err
-				for i := 0; err == nil && i < len(r.nodes); i++ {
-					err = s.got(r.nodes[i], r.vs[i])
-				}
-				if err != nil {
-					cancel()
-					drain()
-					return err
-				}
-				s.report(false)
 			case <-ctx.Done():
 				drain()
 				return ctx.Err()
 			}
+		}
+		if inflight == 0 {
+			break
+		}
+		select {
+		case r := <-results:
+			if r.done {
+				inflight--
+			}
+			if err := s.apply(r); err != nil {
+				cancel()
+				drain()
+				return err
+			}
+			if err := s.w.failed(); err != nil {
+				cancel()
+				drain()
+				return err
+			}
+			s.report(false)
+		case <-ctx.Done():
+			drain()
+			return ctx.Err()
 		}
 	}
 	if top.pending != 0 {
@@ -336,40 +455,138 @@ func (s *syncer) walk(ctx context.Context, root merkle.Hash) error {
 	return nil
 }
 
-// plan groups the nodes of a round into batches: one kind each, hashes
-// ascending, at most maxBatch objects (code one at a time).
-func plan(nodes []*node) [][]*node {
-	slices.SortFunc(nodes, func(a, b *node) int {
-		if a.kind != b.kind {
-			return int(a.kind) - int(b.kind)
+// next returns the next request to make, or nil if there is none now.
+func (s *syncer) next(inflight int) *request {
+	for {
+		if len(s.plan) == 0 {
+			if len(s.queue) == 0 || (!s.packs && inflight > 0) {
+				return nil
+			}
+			s.plan = s.planRound(s.queue)
+			s.queue = nil
 		}
-		return bytes.Compare(a.hash[:], b.hash[:])
+		r := s.plan[0]
+		s.plan = s.plan[1:]
+		if r.pack != nil {
+			if !r.pack.fetched {
+				return r
+			}
+			continue
+		}
+		// A pack may have carried some of these since they were queued.
+		r.nodes = slices.DeleteFunc(r.nodes, func(n *node) bool { return n.fetched })
+		if len(r.nodes) > 0 {
+			return r
+		}
+	}
+}
+
+// planRound groups the queued nodes into requests: with packs, one pack
+// per inner node; the rest in batches of one kind, hashes ascending, at
+// most maxBatch objects (code one at a time).
+func (s *syncer) planRound(nodes []*node) []*request {
+	var out []*request
+	if s.packs {
+		rest := nodes[:0]
+		for _, n := range nodes {
+			if !n.noPack && (n.ref.Kind == pagestore.KindStateNode || n.ref.Kind == pagestore.KindMemoryNode) {
+				out = append(out, &request{pack: n})
+			} else {
+				rest = append(rest, n)
+			}
+		}
+		nodes = rest
+	}
+	slices.SortFunc(nodes, func(a, b *node) int {
+		if a.ref.Kind != b.ref.Kind {
+			return int(a.ref.Kind) - int(b.ref.Kind)
+		}
+		return bytes.Compare(a.ref.Hash[:], b.ref.Hash[:])
 	})
-	var out [][]*node
 	for i := 0; i < len(nodes); {
 		j := i + 1
 		limit := maxBatch
-		if nodes[i].kind == pagestore.KindCode {
+		if nodes[i].ref.Kind == pagestore.KindCode {
 			limit = 1
 		}
-		for j < len(nodes) && j-i < limit && nodes[j].kind == nodes[i].kind {
+		for j < len(nodes) && j-i < limit && nodes[j].ref.Kind == nodes[i].ref.Kind {
 			j++
 		}
-		out = append(out, nodes[i:j:j])
+		out = append(out, &request{nodes: nodes[i:j:j]})
 		i = j
 	}
 	return out
 }
 
-// discover registers child (kind k, hash h, memory height ht) of parent:
-// nothing if it is implicit, staged or stored, else it joins the queue (once).
-func (s *syncer) discover(k pagestore.Kind, h merkle.Hash, ht int, parent *node) error {
-	switch {
-	case k == pagestore.KindStateNode && h == merkle.EmptyState(),
-		(k == pagestore.KindMemoryNode || k == pagestore.KindPage) && h == merkle.EmptyMemory(ht):
+// apply takes a worker's result.
+func (s *syncer) apply(r result) error {
+	if r.req.pack == nil {
+		if r.err != nil {
+			return r.err
+		}
+		for i, n := range r.req.nodes {
+			if n.fetched { // a pack carried it meanwhile
+				s.stats.Redundant++
+				continue
+			}
+			if err := s.got(n, r.vals[i], nil); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
-	kk := key(k, h)
+	for i, ref := range r.refs {
+		n := s.nodes[key(ref.Kind, ref.Hash)]
+		if n == nil || n.fetched {
+			s.stats.Redundant++
+			continue
+		}
+		if err := s.got(n, r.vals[i], r.req); err != nil {
+			return err
+		}
+	}
+	if !r.done {
+		return nil
+	}
+	if r.err != nil {
+		switch {
+		case r.cut && s.cuts < s.opts.Retries:
+			s.cuts++ // continued below, like a partial pack
+		case isNotFound(r.err) && len(r.refs) == 0 && !r.req.pack.fetched:
+			// The peer has no pack of this node (or no packs at all): ask
+			// for the object itself, which says whether it is missing.
+			r.req.pack.noPack = true
+			s.queue = append(s.queue, r.req.pack)
+			return nil
+		default:
+			return r.err
+		}
+	}
+	// Whatever the pack was expected to carry and did not is fetched
+	// afresh: a partial pack's rest, or a pack cut short.
+	if !r.req.pack.fetched {
+		s.queue = append(s.queue, r.req.pack)
+	}
+	for _, n := range r.req.expect {
+		if n.owner == r.req {
+			n.owner = nil
+			if !n.fetched {
+				s.queue = append(s.queue, n)
+			}
+		}
+	}
+	r.req.expect = nil
+	return nil
+}
+
+// discover registers child c of parent: nothing if it is implicit, staged
+// or stored, else it waits for fetching (once): in the pack being applied,
+// if any (owner), else in the queue.
+func (s *syncer) discover(c pagestore.Ref, parent *node, owner *request) error {
+	if c.Implicit() {
+		return nil
+	}
+	kk := key(c.Kind, c.Hash)
 	if s.staged[kk] {
 		return nil
 	}
@@ -378,66 +595,44 @@ func (s *syncer) discover(k pagestore.Kind, h merkle.Hash, ht int, parent *node)
 		parent.pending++
 		return nil
 	}
-	ok, err := s.st.Has(k, h)
-	if err != nil {
-		return err
+	if !s.fresh {
+		ok, err := s.st.Has(c.Kind, c.Hash)
+		if err != nil {
+			return fmt.Errorf("statesync: store: %w", err)
+		}
+		if ok {
+			s.stats.Skipped++
+			s.staged[kk] = true
+			return nil
+		}
 	}
-	if ok {
-		s.stats.Skipped++
-		s.staged[kk] = true
-		return nil
-	}
-	n := &node{kind: k, hash: h, height: ht, parents: []*node{parent}}
+	n := &node{ref: c, parents: []*node{parent}}
 	parent.pending++
 	s.nodes[kk] = n
-	s.queue = append(s.queue, n)
+	if owner != nil {
+		n.owner = owner
+		owner.expect = append(owner.expect, n)
+	} else {
+		s.queue = append(s.queue, n)
+	}
 	s.known++
 	return nil
 }
 
-// got takes a fetched, verified object: it discovers its children and
-// stages it if none is pending.
-func (s *syncer) got(n *node, v []byte) error {
+// got takes a fetched, verified object: it discovers its children (owned
+// by pack, if it came in one) and stages it if none is pending.
+func (s *syncer) got(n *node, v []byte, pack *request) error {
 	n.value, n.fetched = v, true
 	s.stats.Fetched++
 	s.stats.Bytes += int64(len(v))
-	switch n.kind {
-	case pagestore.KindMemoryNode:
-		ck := pagestore.KindMemoryNode
-		if n.height == 1 {
-			ck = pagestore.KindPage
-		}
-		for _, c := range [2]merkle.Hash{merkle.Hash(v[:32]), merkle.Hash(v[32:])} {
-			if err := s.discover(ck, c, n.height-1, n); err != nil {
-				return err
-			}
-		}
-	case pagestore.KindStateNode:
-		if len(v) == 2*merkle.HashSize {
-			for _, c := range [2]merkle.Hash{merkle.Hash(v[:32]), merkle.Hash(v[32:])} {
-				if err := s.discover(pagestore.KindStateNode, c, 0, n); err != nil {
-					return err
-				}
-			}
-			break
-		}
-		leaf, err := merkle.DecodeContractLeaf(v)
-		if err != nil { // checked at fetch
-			return &ObjectError{Kind: n.kind, Hash: n.hash, Err: fmt.Errorf("%w: %v", ErrBadObject, err)}
-		}
-		for _, c := range []struct {
-			k  pagestore.Kind
-			h  merkle.Hash
-			ht int
-		}{
-			{pagestore.KindMemoryNode, leaf.MemoryRoot, merkle.MemoryTreeHeight},
-			{pagestore.KindCode, leaf.CodeHash, 0},
-			{pagestore.KindOwner, leaf.OwnerHash, 0},
-			{pagestore.KindGlobals, leaf.GlobalsHash, 0},
-		} {
-			if err := s.discover(c.k, c.h, c.ht, n); err != nil {
-				return err
-			}
+	var kids [4]pagestore.Ref
+	cs, err := pagestore.AppendChildren(kids[:0], n.ref, v)
+	if err != nil { // checked at fetch
+		return &ObjectError{Kind: n.ref.Kind, Hash: n.ref.Hash, Err: fmt.Errorf("%w: %v", ErrBadObject, err)}
+	}
+	for _, c := range cs {
+		if err := s.discover(c, n, pack); err != nil {
+			return err
 		}
 	}
 	if n.pending == 0 {
@@ -453,21 +648,8 @@ func (s *syncer) stage(n *node) error {
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		switch n.kind {
-		case pagestore.KindPage:
-			s.batch.PutPage(n.hash, n.value)
-		case pagestore.KindMemoryNode:
-			s.batch.PutMemoryNode(n.hash, merkle.Hash(n.value[:32]), merkle.Hash(n.value[32:]))
-		case pagestore.KindStateNode:
-			s.batch.PutStateNode(n.hash, n.value)
-		case pagestore.KindCode:
-			s.batch.PutCode(n.hash, n.value)
-		case pagestore.KindOwner:
-			s.batch.PutOwner(n.hash, n.value)
-		case pagestore.KindGlobals:
-			s.batch.PutGlobals(n.hash, n.value)
-		}
-		kk := key(n.kind, n.hash)
+		s.load.Put(n.ref, n.value)
+		kk := key(n.ref.Kind, n.ref.Hash)
 		delete(s.nodes, kk)
 		s.staged[kk] = true
 		n.value = nil
@@ -478,19 +660,10 @@ func (s *syncer) stage(n *node) error {
 		}
 		n.parents = nil
 	}
-	if s.batch.Len() >= batchObjects || s.batch.Bytes() >= batchBytes || time.Since(s.lastFlush) >= flushEvery {
-		return s.flush()
-	}
-	return nil
-}
-
-// flush writes the staged objects in one synced batch. Batches are written
-// in order, and an object is staged after its children, so no stored
-// object ever lacks a child, whenever the process dies.
-func (s *syncer) flush() error {
-	s.lastFlush = time.Now()
-	if _, err := s.st.Commit(s.batch); err != nil {
-		return fmt.Errorf("statesync: store: %w", err)
+	if s.load.Len() >= batchObjects || s.load.Bytes() >= batchBytes || time.Since(s.lastFlush) >= flushEvery {
+		s.lastFlush = time.Now()
+		s.w.write(s.load)
+		s.load = s.w.loader()
 	}
 	return nil
 }

@@ -15,6 +15,11 @@ import (
 	"github.com/wasmstate/wasmstate/serve"
 )
 
+// serveCacheMB is statectl serve's default store cache: a server's
+// working set is the top of the trees and the pages clients ask for, more
+// than the 64 MiB an embedded engine takes by default.
+const serveCacheMB = 256
+
 var serveCmd = &command{
 	name:     "serve",
 	synopsis: "[--listen ADDR] [--cors ORIGINS] [--db DIR] [--json]",
@@ -23,7 +28,8 @@ var serveCmd = &command{
 	help: `Serves the store over HTTP, read-only (SPEC.md §16): the head and commit
 records, contract leaves, proofs of pages, byte ranges, contracts and
 absences at any retained root (binary or JSON by Accept), raw objects by
-hash for 'statectl sync', and a stream of new heads at /v1/heads.
+hash and packs of whole subtrees for 'statectl sync', and a stream of new
+heads at /v1/heads.
 
 The server owns the store while it runs: other statectl commands on the
 same --db fail (exit 3, store in use) until it stops; read through the server
@@ -48,7 +54,9 @@ func runServe(c *cli, args []string) error {
 	maxConc := fs.Int("max-concurrent", serve.DefaultMaxConcurrent, "requests computed at once (`N`)")
 	timeout := fs.Duration("timeout", serve.DefaultRequestTimeout, "time limit of one request")
 	maxRange := fs.Uint64("max-range", 16<<20, "longest byte range one proof may cover (`BYTES`, at most 16 MiB)")
-	cacheMB := fs.Int64("cache-mb", 0, "the store's cache of verified objects, in `MiB` (0: pagestore's default, 64); hot proofs are cheaper from memory")
+	cacheMB := fs.Int64("cache-mb", serveCacheMB, "the store's cache of verified objects, in `MiB` (0: pagestore's default, 64); hot proofs are cheaper from memory")
+	answerMB := fs.Int64("answer-cache-mb", serve.DefaultAnswerCacheBytes>>20, "the cache of recent proofs, leaves and commit records, in `MiB` (0: none)")
+	packMB := fs.Int("pack-mb", serve.DefaultPackBytes>>20, "end a pack of a subtree (for syncing replicas) after this many `MiB`")
 	maxDur := fs.Duration("max-duration", 0, "stop by itself after this long (0: run until interrupted)")
 	tamper := fs.Bool("tamper-for-testing", false, "corrupt every proof and object served (to demonstrate that clients reject a lying server)")
 	pos, err := c.parse(fs, args)
@@ -58,15 +66,22 @@ func runServe(c *cli, args []string) error {
 	if len(pos) != 0 {
 		return c.usagef("serve takes no arguments")
 	}
-	if *cacheMB < 0 {
-		return c.usagef("--cache-mb %d: want 0 or more", *cacheMB)
+	if *cacheMB < 0 || *answerMB < 0 {
+		return c.usagef("--cache-mb %d, --answer-cache-mb %d: want 0 or more", *cacheMB, *answerMB)
+	}
+	answerBytes := *answerMB << 20
+	if answerBytes == 0 {
+		answerBytes = -1 // none
+	}
+	if *packMB < 1 || *packMB > serve.DefaultMaxResponseBytes>>20 {
+		return c.usagef("--pack-mb %d: want 1 to %d", *packMB, serve.DefaultMaxResponseBytes>>20)
 	}
 	e, err := c.openWith(writeStore, engine.Options{CacheBytes: *cacheMB << 20})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	cfg := serve.Config{MaxConcurrent: *maxConc, RequestTimeout: *timeout, MaxRange: *maxRange, TamperForTesting: *tamper}
+	cfg := serve.Config{MaxConcurrent: *maxConc, RequestTimeout: *timeout, MaxRange: *maxRange, PackBytes: *packMB << 20, AnswerCacheBytes: answerBytes, TamperForTesting: *tamper}
 	for _, o := range strings.Split(*cors, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)

@@ -17,7 +17,7 @@ import (
 
 var syncCmd = &command{
 	name:     "sync",
-	synopsis: "--from URL --root ROOT [--parallel N] [--db DIR] [--json]",
+	synopsis: "--from URL --root ROOT [--parallel N] [--packs auto|on|off] [--db DIR] [--json]",
 	summary:  "make this store a replica of a root served by a peer",
 	store:    true,
 	help: `Fetches from a peer running 'statectl serve' every object reachable from
@@ -26,9 +26,11 @@ then writes ROOT's commit record and moves the head to ROOT. The store is
 created if needed. Trust comes from ROOT alone: a peer that sends a wrong,
 truncated or missing object stops the sync (exit 1) with nothing committed.
 
-A sync that is interrupted or fails resumes where it stopped when run
-again, from the same peer or another; a sync to a later root fetches only
-what changed since the roots this store holds. On a terminal, stderr shows
+A new replica (a store with no head) is filled from packs, each a whole
+subtree in one request; a replica that has a head asks for single objects
+and fetches only what changed since the roots it holds (--packs on or off
+forces one way). A sync that is interrupted or fails resumes where it
+stopped when run again, from the same peer or another. On a terminal, stderr shows
 objects, bytes, rate and ETA (a lower bound while the tree is being
 discovered).
 
@@ -45,8 +47,9 @@ func runSync(c *cli, args []string) error {
 	fs := c.flags()
 	from := fs.String("from", "", "the peer's base `URL`, e.g. http://127.0.0.1:8545")
 	rootArg := fs.String("root", "", "the `ROOT` to sync (64 hex digits, or head: the peer's head)")
-	parallel := fs.Int("parallel", statesync.DefaultParallel, "objects fetched at once (`N`)")
+	parallel := fs.Int("parallel", statesync.DefaultParallel, "requests in flight (`N`)")
 	timeout := fs.Duration("timeout", statesync.DefaultTimeout, "time limit of one request")
+	packs := fs.String("packs", "auto", "fetch whole subtrees as packs: `auto` (when the store has no head), on or off")
 	pos, err := c.parse(fs, args)
 	if err != nil {
 		return err
@@ -56,6 +59,10 @@ func runSync(c *cli, args []string) error {
 	}
 	if *from == "" || *rootArg == "" {
 		return c.usagef("sync needs --from URL and --root ROOT")
+	}
+	mode, ok := map[string]statesync.PackMode{"auto": statesync.PacksAuto, "on": statesync.PacksOn, "off": statesync.PacksOff}[*packs]
+	if !ok {
+		return c.usagef("--packs %q: want auto, on or off", *packs)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -78,7 +85,7 @@ func runSync(c *cli, args []string) error {
 		return storeOpenError(c.db, err)
 	}
 	defer store.Close()
-	opts := &statesync.Options{Parallel: *parallel, Timeout: *timeout}
+	opts := &statesync.Options{Parallel: *parallel, Timeout: *timeout, Packs: mode}
 	drawn := false
 	if c.stderrTTY {
 		opts.Progress = func(p statesync.Progress) {
@@ -105,7 +112,7 @@ func runSync(c *cli, args []string) error {
 	}
 	if c.json {
 		return c.writeJSON(map[string]any{"root": root.String(), "head": root.String(), "objects": st.Fetched, "bytes": st.Bytes,
-			"skipped": st.Skipped, "requests": st.Requests, "seconds": secs, "bytes_per_second": rate})
+			"skipped": st.Skipped, "requests": st.Requests, "packs": st.Packs, "redundant": st.Redundant, "seconds": secs, "bytes_per_second": rate})
 	}
 	c.printf("synced %s: %d objects, %s in %.2fs (%s/s), %d subtrees already stored; head moved\n",
 		root, st.Fetched, mb(float64(st.Bytes)), secs, mb(rate), st.Skipped)
