@@ -136,6 +136,10 @@ func (s *Session) adopt(ws *warmSet) {
 	}
 }
 
+// warmMaxContracts bounds the contracts a warm set keeps (a variable for
+// tests).
+var warmMaxContracts = 4096
+
 // handOff gives the session's store and contracts to the engine's warm
 // sets, at the session's base root, after putting back what the session
 // changed since its last commit. Contracts that cannot be put back (grown,
@@ -165,8 +169,11 @@ func (s *Session) handOff() bool {
 		}
 		ws.bytes += c.memLen
 	}
-	if s.instances-len(s.contracts) >= recycleDead {
-		// Dead instances would follow the set around: start afresh.
+	if s.instances-len(s.contracts) >= recycleDead || len(s.contracts) > warmMaxContracts {
+		// Dead instances would follow the set around; and a chain of
+		// sessions each loading other contracts would pile its instances
+		// up in one store, up to wasmtime's limit of instances per store
+		// (10,000): start afresh.
 		for _, c := range s.contracts {
 			c.close()
 		}

@@ -243,3 +243,31 @@ func TestImageOverlay(t *testing.T) {
 		})
 	}
 }
+
+// TestWarmSetContractCap: a chain of sessions each loading other contracts
+// does not pile their instances up in one store past warmMaxContracts
+// (wasmtime refuses more than 10,000 instances per store): the set that
+// grows past it is dropped, and the next session starts afresh.
+func TestWarmSetContractCap(t *testing.T) {
+	defer func(n int) { warmMaxContracts = n }(warmMaxContracts)
+	warmMaxContracts = 8
+	e := testEngine(t, auto)
+	root := merkle.EmptyState()
+	for round := range 4 {
+		s, err := e.NewSession(root, SessionOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.contracts); n > warmMaxContracts {
+			t.Fatalf("round %d: the session took a warm set of %d contracts (cap %d)", round, n, warmMaxContracts)
+		}
+		for i := range 5 {
+			deploy(t, s, "counter", DeployOptions{Nonce: uint64(round*10 + i)})
+		}
+		root = commit(t, s)
+		s.Close()
+	}
+	if e.Stats().WarmHits == 0 {
+		t.Fatal("no session took a warm set: the test does not exercise the hand-off")
+	}
+}
