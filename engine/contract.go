@@ -251,6 +251,11 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 	if leaf.MemoryLen > s.e.opts.MaxMemoryBytes {
 		return nil, fmt.Errorf("%w: contract memory of %d bytes exceeds the cap of %d", ErrMemoryLimit, leaf.MemoryLen, s.e.opts.MaxMemoryBytes)
 	}
+	if s.replay != nil {
+		if c, err := s.replay.reuse(s, leaf); c != nil || err != nil {
+			return c, err
+		}
+	}
 	mod, err := s.e.storedModule(leaf.CodeHash)
 	if err != nil {
 		return nil, err

@@ -71,6 +71,8 @@ type replayer struct {
 	// err is the first incomplete read found in a mapping that went
 	// (a reload) before its operation ended.
 	err error
+	// kept: instances kept from the Replayer's last replay (replaypool.go).
+	kept map[merkle.ContractID]*contract
 }
 
 // Replayer re-executes witnesses. It keeps compiled modules from one
@@ -82,6 +84,7 @@ type Replayer struct {
 	e    *Engine
 	base *pagestore.Store // the engine's own (empty) store between replays
 	code CodeSource
+	pool *replayPool // instances kept from the last replay (replaypool.go)
 }
 
 // NewReplayer returns a Replayer. It needs Linux memory images and uffd-wp
@@ -104,6 +107,10 @@ func NewReplayer(o ReplayOptions) (*Replayer, error) {
 func (rp *Replayer) Close() error {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
+	if rp.pool != nil {
+		rp.pool.drop()
+		rp.pool = nil
+	}
 	return rp.e.Close()
 }
 
@@ -175,8 +182,13 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 	if err != nil {
 		return nil, replayErr(-1, err)
 	}
-	defer s.Close()
 	s.replay = r
+	rp.adoptPool(s)
+	accepted := false
+	defer func() {
+		rp.keepPool(s, accepted)
+		s.Close()
+	}()
 	res := &ReplayResult{Ops: len(w.Ops), Pages: w.PageCount(), Contracts: len(w.Contracts), OpsDigest: witness.OpsDigest(w.Ops)}
 	for i := range w.Ops {
 		op := &w.Ops[i]
@@ -203,6 +215,7 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 		return nil, fmt.Errorf("%w: the operations lead to %s, the witness claims %s", witness.ErrMismatch, root, post)
 	}
 	res.PostRoot = root
+	accepted = true
 	return res, nil
 }
 
