@@ -24,6 +24,9 @@ import (
 //     that takes the warm set, the calls, Root; no commit);
 //   - exec-cold: the same with warm sets off (contracts load from their
 //     memory images);
+//   - commit: the synced commit that ends the node's block (timed alone,
+//     after an untimed exec-warm): a node's block is exec-warm + commit,
+//     as BenchmarkBlockLoop counts it;
 //   - record: the block in a recording session, then Session.Witness;
 //     reports the witness's size (bytes/op), its pages and contracts, and
 //     size/bound where bound = 1.2 × 4 KiB × pages + 1 KiB × contracts;
@@ -140,6 +143,30 @@ func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.
 			l.nsPerOp(b)
 		})
 	}
+	b.Run("commit", func(b *testing.B) {
+		e, err := engine.Open(ctx, dir, engine.Options{Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		l := lap{thread: true}
+		for b.Loop() {
+			s, err := run(e, engine.SessionOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			l.start()
+			_, err = s.Commit(ctx)
+			l.stop()
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+		}
+		l.nsPerOp(b)
+	})
 	e, err := engine.Open(ctx, dir, engine.Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
