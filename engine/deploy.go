@@ -95,9 +95,17 @@ func (e *Engine) module(code []byte, codeHash merkle.Hash) (*module, error) {
 	if wm == nil {
 		// Compiled with growth priced in the memory.grow path (growhook.go);
 		// the stored code and its hash stay the deployed bytes.
-		compiled, _, err := instrument.MemoryGrow(rewritten)
+		compiled, sites, err := instrument.MemoryGrow(rewritten)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+		}
+		if sites > 0 {
+			// The rewrite adds a type and an import: the module must be
+			// valid before them, not only after (an index out of range
+			// could come into range).
+			if err := wasmtime.ModuleValidate(e.wt, rewritten); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+			}
 		}
 		wm, err = wasmtime.NewModule(e.wt, compiled)
 		if err != nil {

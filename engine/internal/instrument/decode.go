@@ -12,7 +12,11 @@ type edit struct {
 
 // walker decodes instructions and records the edits the rewrite makes.
 type walker struct {
-	nImp  uint32 // imported functions: their indices do not move
+	// nTypes is the module's type count. The hook's type is appended at
+	// that index, so a reference to it in the input (out of range there)
+	// would become valid: every type index is checked against it.
+	nTypes uint32
+	nImp   uint32 // imported functions: their indices do not move
 	edits []edit // in increasing order of at
 	sites int    // memory.grow instructions
 }
@@ -49,12 +53,24 @@ func valType(r *reader) error {
 
 // blockType reads the type of a block, loop or if: 0x40 (none), a value
 // type, or a type index as a non-negative s33.
-func blockType(r *reader) error {
+func (w *walker) blockType(r *reader) error {
 	if r.pos < r.end && (r.b[r.pos] == 0x63 || r.b[r.pos] == 0x64) {
 		return valType(r)
 	}
-	_, err := r.s33()
+	at := r.pos
+	v, err := r.s33()
+	if err == nil && v >= 0 {
+		return w.typeIdx(r, at, uint64(v))
+	}
 	return err
+}
+
+// typeIdx fails for a type index the module does not define.
+func (w *walker) typeIdx(r *reader, at int, idx uint64) error {
+	if idx >= uint64(w.nTypes) {
+		return r.fail(ErrMalformed, at, "type index %d out of range (%d types)", idx, w.nTypes)
+	}
+	return nil
 }
 
 // memArg reads a memory instruction's alignment (with bit 6 set, a memory
@@ -124,11 +140,16 @@ func (w *walker) instr(r *reader, code bool) (uint32, error) {
 	case 0:
 		return 0, r.fail(ErrMalformed, at, "unknown or disabled opcode 0x%02X", b)
 	case immBlock:
-		err = blockType(r)
+		err = w.blockType(r)
 	case immIdx, immMem:
 		_, err = r.u32()
 	case immIdx2:
-		if _, err = r.u32(); err == nil {
+		tat := r.pos
+		var first uint32
+		if first, err = r.u32(); err == nil && (b == 0x11 || b == 0x13) {
+			err = w.typeIdx(r, tat, uint64(first)) // call_indirect's type
+		}
+		if err == nil {
 			_, err = r.u32()
 		}
 	case immBrTable:

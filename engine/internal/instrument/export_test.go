@@ -54,7 +54,7 @@ func DecodeBody(body []byte) ([]uint32, error) {
 			return nil, err
 		}
 	}
-	var w walker
+	w := walker{nTypes: 1 << 20} // a body alone: its type indices are not checked
 	var out []uint32
 	for r.pos < r.end {
 		op, err := w.instr(r, true)

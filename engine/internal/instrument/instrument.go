@@ -39,16 +39,17 @@ const Version = "grow-hook-1"
 
 // Section ids.
 const (
-	secCustom = 0
-	secType   = 1
-	secImport = 2
-	secTable  = 4
-	secMemory = 5
-	secGlobal = 6
-	secExport = 7
-	secStart  = 8
-	secElem   = 9
-	secCode   = 10
+	secCustom   = 0
+	secType     = 1
+	secImport   = 2
+	secFunction = 3
+	secTable    = 4
+	secMemory   = 5
+	secGlobal   = 6
+	secExport   = 7
+	secStart    = 8
+	secElem     = 9
+	secCode     = 10
 )
 
 type section struct {
@@ -158,8 +159,19 @@ func (m *module) section(r *reader, s *section) error {
 		s.name = string(m.src[r.pos-int(ln) : r.pos])
 		r.pos = s.end
 	case secType:
-		m.types, m.hasTypes = n, true
+		m.types, m.hasTypes, m.nTypes = n, true, n
 		r.pos = s.end
+	case secFunction:
+		for range n {
+			at := r.pos
+			idx, err := r.u32()
+			if err != nil {
+				return err
+			}
+			if err := m.typeIdx(r, at, uint64(idx)); err != nil {
+				return err
+			}
+		}
 	case secImport:
 		for range n {
 			if err := m.importEntry(r); err != nil {
@@ -248,7 +260,12 @@ func (m *module) importEntry(r *reader) error {
 	}
 	switch kind {
 	case 0x00: // function
-		if _, err := r.u32(); err != nil {
+		at := r.pos
+		idx, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if err := m.typeIdx(r, at, uint64(idx)); err != nil {
 			return err
 		}
 		m.nImp++
