@@ -17,8 +17,8 @@ type walker struct {
 	// would become valid: every type index is checked against it.
 	nTypes uint32
 	nImp   uint32 // imported functions: their indices do not move
-	edits []edit // in increasing order of at
-	sites int    // memory.grow instructions
+	edits  []edit // in increasing order of at
+	sites  int    // memory.grow instructions
 }
 
 // funcIdx reads a function index and, if it names a defined function,
