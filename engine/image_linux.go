@@ -58,12 +58,18 @@ func (f imageFile) mapOver(mem []byte) error { return f.mapAt(mem, 0) }
 
 // mapAt is mapOver from the file's offset off (page-aligned) on.
 func (f imageFile) mapAt(mem []byte, off uint64) error {
+	return mmapFixed(mem, syscall.MAP_PRIVATE|syscall.MAP_FIXED|syscall.MAP_NORESERVE, uintptr(f.fd), off)
+}
+
+// mmapFixed maps len(mem) bytes over mem, read-write, with flags (which
+// include MAP_FIXED), from fd at off, and checks the mapping stayed put.
+func mmapFixed(mem []byte, flags int, fd uintptr, off uint64) error {
 	if len(mem) == 0 {
 		return nil
 	}
 	addr := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 	r, _, errno := syscall.Syscall6(syscall.SYS_MMAP, addr, uintptr(len(mem)),
-		syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED|syscall.MAP_NORESERVE, uintptr(f.fd), uintptr(off))
+		syscall.PROT_READ|syscall.PROT_WRITE, uintptr(flags), fd, uintptr(off))
 	if errno != 0 {
 		return errno
 	}
@@ -84,17 +90,8 @@ func (f imageFile) close() {
 // there, such as data segments), and keeps transparent huge pages off it,
 // so that the pages later populated are exactly those touched.
 func freshOver(mem []byte) error {
-	if len(mem) == 0 {
-		return nil
-	}
-	addr := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
-	r, _, errno := syscall.Syscall6(syscall.SYS_MMAP, addr, uintptr(len(mem)),
-		syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_FIXED|syscall.MAP_NORESERVE, ^uintptr(0), 0)
-	if errno != 0 {
-		return errno
-	}
-	if r != addr {
-		return fmt.Errorf("mmap moved the memory (%#x, want %#x)", r, addr)
+	if err := mmapFixed(mem, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_FIXED|syscall.MAP_NORESERVE, ^uintptr(0), 0); err != nil {
+		return err
 	}
 	return noHugePages(mem)
 }

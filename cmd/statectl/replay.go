@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 
 	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/merkle"
@@ -53,17 +52,11 @@ type replayJSON struct {
 	Bytes     int    `json:"bytes"`
 }
 
-// filesFlag collects a repeatable flag's values.
-type filesFlag []string
-
-func (f *filesFlag) String() string     { return strings.Join(*f, ",") }
-func (f *filesFlag) Set(s string) error { *f = append(*f, s); return nil }
-
 func runReplay(c *cli, args []string) error {
 	fs := c.flags()
 	preFlag := fs.String("pre", "", "the `ROOT` the block started from (64 hex digits, or empty)")
 	postFlag := fs.String("post", "", "the `ROOT` the block claims to end at")
-	var codeFiles filesFlag
+	var codeFiles listFlag
 	fs.Var(&codeFiles, "code", "a contract module `FILE` (wasm or text; repeatable)")
 	codeDB := fs.Bool("code-db", false, "take missing code from the store in --db (read-only)")
 	pos, err := c.parse(fs, args)
@@ -89,7 +82,7 @@ func runReplay(c *cli, args []string) error {
 		return err
 	}
 	code := map[merkle.Hash][]byte{}
-	for _, f := range codeFiles {
+	for _, f := range codeFiles.values {
 		b, err := loadModule(c, f)
 		if err != nil {
 			return err
