@@ -292,6 +292,14 @@ func (c *contract) materialize() error {
 	if err := c.instantiate(); err != nil {
 		return err
 	}
+	return c.fill(globals)
+}
+
+// fill puts the contract's current state into its instance: the memory
+// grown to the session's length (the leaf's, before the first collect),
+// the base root's memory overlaid with the session's copies, the globals,
+// and a new tracker.
+func (c *contract) fill(globals []uint64) error {
 	st := c.s.wstore
 	length := c.leaf.MemoryLen
 	if c.memLen != 0 { // a reload keeps the session's length

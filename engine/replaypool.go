@@ -96,30 +96,12 @@ func (r *replayer) reuse(s *Session, leaf merkle.ContractLeaf) (*contract, error
 	c.owner, c.code, c.carry = nil, nil, nil
 	c.changed, c.uncommitted, c.isNew, c.reload = false, false, false, false
 	c.inCall, c.reverting, c.initPending = false, false, false
-	c.active, c.argUsed = 0, 0
+	c.active, c.argUsed, c.memLen, c.data = 0, 0, 0, nil
 	globals, err := c.storedGlobals()
-	if err != nil {
-		c.close()
-		return nil, err
+	if err == nil {
+		c.globalVals = globals
+		err = c.fill(globals)
 	}
-	c.globalVals = globals
-	if cur := uint64(c.mem.DataSize(s.wstore)); leaf.MemoryLen > cur {
-		if _, err := c.mem.Grow(s.wstore, (leaf.MemoryLen-cur)/merkle.WasmPageSize); err != nil {
-			c.close()
-			return nil, nil // a fresh instance will say why
-		}
-	}
-	c.data = nil
-	mem := c.refresh()
-	if err := r.loadMemory(c, leaf.MemoryLen, mem); err != nil {
-		c.close()
-		return nil, err
-	}
-	c.memLen = uint64(len(mem))
-	c.setGlobals(globals)
-	c.sparse = true
-	err = c.newTracker()
-	c.sparse = false
 	if err != nil {
 		c.close()
 		return nil, err
