@@ -13,14 +13,7 @@ import (
 // memories at once, at two roots, and what it proves is what ReadMemory
 // and Inspect read.
 func TestProveMulti(t *testing.T) {
-	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState())
-	ctr := deploy(t, s, "counter", DeployOptions{})
-	gr := deploy(t, s, "grower", DeployOptions{})
-	r1 := commit(t, s)
-	call(t, s, ctr, "add", u64(5))
-	call(t, s, gr, "grow", u32(1))
-	r2 := commit(t, s)
+	e, ctr, gr, r1, r2 := counterGrowerRoots(t)
 	absent := merkle.ContractID{0xAB}
 	ctx := context.Background()
 	for _, root := range []merkle.Hash{r1, r2} {

@@ -10,18 +10,25 @@ import (
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
+// counterGrowerRoots commits a counter and a grower (r1), then adds 5 to
+// the counter and grows the grower by a page (r2).
+func counterGrowerRoots(t *testing.T) (e *Engine, ctr, gr merkle.ContractID, r1, r2 merkle.Hash) {
+	e = testEngine(t, auto)
+	s := newSession(t, e, merkle.EmptyState())
+	ctr = deploy(t, s, "counter", DeployOptions{})
+	gr = deploy(t, s, "grower", DeployOptions{})
+	r1 = commit(t, s)
+	call(t, s, ctr, "add", u64(5))
+	call(t, s, gr, "grow", u32(1))
+	r2 = commit(t, s)
+	return e, ctr, gr, r1, r2
+}
+
 // ReadMemory returns exactly what a range proof proves, at old and new
 // roots, across page boundaries and through zero pages, and refuses ranges
 // outside the memory.
 func TestReadMemory(t *testing.T) {
-	e := testEngine(t, auto)
-	s := newSession(t, e, merkle.EmptyState())
-	ctr := deploy(t, s, "counter", DeployOptions{})
-	gr := deploy(t, s, "grower", DeployOptions{})
-	r1 := commit(t, s)
-	call(t, s, ctr, "add", u64(5))
-	call(t, s, gr, "grow", u32(1))
-	r2 := commit(t, s)
+	e, ctr, gr, r1, r2 := counterGrowerRoots(t)
 	for _, c := range []struct {
 		root        merkle.Hash
 		id          merkle.ContractID
