@@ -65,6 +65,16 @@ func (w *walker) blockType(r *reader) error {
 	return err
 }
 
+// readTypeIdx reads a type index (u32) and checks it.
+func (w *walker) readTypeIdx(r *reader) error {
+	at := r.pos
+	idx, err := r.u32()
+	if err != nil {
+		return err
+	}
+	return w.typeIdx(r, at, uint64(idx))
+}
+
 // typeIdx fails for a type index the module does not define.
 func (w *walker) typeIdx(r *reader, at int, idx uint64) error {
 	if idx >= uint64(w.nTypes) {
@@ -144,10 +154,10 @@ func (w *walker) instr(r *reader, code bool) (uint32, error) {
 	case immIdx, immMem:
 		_, err = r.u32()
 	case immIdx2:
-		tat := r.pos
-		var first uint32
-		if first, err = r.u32(); err == nil && (b == 0x11 || b == 0x13) {
-			err = w.typeIdx(r, tat, uint64(first)) // call_indirect's type
+		if b == 0x11 || b == 0x13 { // call_indirect's type, then its table
+			err = w.readTypeIdx(r)
+		} else {
+			_, err = r.u32()
 		}
 		if err == nil {
 			_, err = r.u32()

@@ -66,7 +66,6 @@ type section struct {
 type module struct {
 	src      []byte
 	sections []section
-	types    uint32 // the new type's index
 	hasTypes bool
 	mem64    bool
 	hasMem   bool
@@ -159,16 +158,11 @@ func (m *module) section(r *reader, s *section) error {
 		s.name = string(m.src[r.pos-int(ln) : r.pos])
 		r.pos = s.end
 	case secType:
-		m.types, m.hasTypes, m.nTypes = n, true, n
+		m.hasTypes, m.nTypes = true, n
 		r.pos = s.end
 	case secFunction:
 		for range n {
-			at := r.pos
-			idx, err := r.u32()
-			if err != nil {
-				return err
-			}
-			if err := m.typeIdx(r, at, uint64(idx)); err != nil {
+			if err := m.readTypeIdx(r); err != nil {
 				return err
 			}
 		}
@@ -260,12 +254,7 @@ func (m *module) importEntry(r *reader) error {
 	}
 	switch kind {
 	case 0x00: // function
-		at := r.pos
-		idx, err := r.u32()
-		if err != nil {
-			return err
-		}
-		if err := m.typeIdx(r, at, uint64(idx)); err != nil {
+		if err := m.readTypeIdx(r); err != nil {
 			return err
 		}
 		m.nImp++
@@ -526,7 +515,7 @@ func (m *module) hookImport(buf []byte) []byte {
 		buf = append(buf, n...)
 	}
 	buf = append(buf, 0x00)
-	return appendULEB(buf, uint64(m.types))
+	return appendULEB(buf, uint64(m.nTypes)) // the hook's type: the last
 }
 
 func appendSection(out []byte, id byte, content []byte) []byte {
