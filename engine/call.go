@@ -99,17 +99,22 @@ func (s *Session) callFeed(ctx context.Context, id merkle.ContractID, fn string,
 // topLevel runs a call from the host.
 func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (r *Receipt, err error) {
 	st := s.wasmStore()
-	if err := st.SetFuel(gasLimit); err != nil {
-		return nil, fmt.Errorf("%w: set fuel: %w", ErrInternal, err)
+	if s.e.direct {
+		// The frame's own crossing sets the fuel and the deadline.
+		s.ticks = s.e.deadlineTicks(ctx)
+	} else {
+		if err := st.SetFuel(gasLimit); err != nil {
+			return nil, fmt.Errorf("%w: set fuel: %w", ErrInternal, err)
+		}
+		s.setDeadline(st, ctx)
 	}
 	s.ctx = ctx
-	s.setDeadline(st, ctx)
-	defer func() { s.ctx = nil }()
 	s.journal, s.events, s.frames, s.touched, s.hostErr = s.journal[:0], s.events[:0], s.frames[:0], s.touched[:0], nil
 	s.reloads, s.eventBytes = 0, 0
 	s.feed = feed
 	defer func() {
-		s.feed = nil
+		s.ctx, s.ticks, s.feed = nil, 0, nil
+		s.fuelKnown, s.fuelDirty = false, false
 		if p := recover(); p != nil {
 			// A Go panic under wasm leaves frames half-done: the session
 			// cannot vouch for its state any more.
@@ -118,8 +123,8 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 		}
 	}()
 	out, node, ferr := s.runFrame(c, fn, arg, gasLimit)
-	// The frame read the fuel once already (each read is two cgo calls); a
-	// frame that never started (no such function) spent nothing.
+	// The frame read the fuel once already; a frame that never started
+	// (no such function) spent nothing.
 	var spent uint64
 	if node != nil {
 		spent = node.GasSpent
@@ -145,9 +150,15 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 		if len(t.globals) == 0 {
 			continue
 		}
-		s.gscratch = t.readGlobals(s.gscratch)
-		if !slices.Equal(s.gscratch, t.globalVals) {
-			t.globalVals, t.changed = slices.Clone(s.gscratch), true
+		// The values the contract's last frame read back, on the direct
+		// path: no crossing.
+		cur := t.gcache
+		if !t.gvalid {
+			s.gscratch = t.readGlobals(s.gscratch)
+			cur = s.gscratch
+		}
+		if !slices.Equal(cur, t.globalVals) {
+			t.globalVals, t.changed = slices.Clone(cur), true
 		}
 	}
 	s.recycleJournal()
@@ -177,15 +188,57 @@ func (s *Session) setDeadline(st *wasmtime.Store, ctx context.Context) {
 	}
 }
 
+// fuel returns the fuel left to the running frame: between a direct
+// frame's end and the next run of wasm, the fuel it read back (with what
+// was charged since); else the store's.
 func (s *Session) fuel() uint64 {
+	if s.fuelKnown {
+		return s.fuelLeft
+	}
+	if s.e.direct {
+		f, _ := s.owner.cx.Fuel()
+		return f
+	}
 	f, _ := s.wstore.GetFuel()
 	return f
 }
 
-func (s *Session) setFuel(f uint64) { s.wstore.SetFuel(f) }
+// setFuel sets the fuel left to the running frame. While the fuel is
+// known (see fuel) the store gets it only when wasm resumes (syncFuel), or
+// from the next frame's crossing.
+func (s *Session) setFuel(f uint64) {
+	switch {
+	case s.fuelKnown:
+		s.fuelLeft, s.fuelDirty = f, true
+	case s.e.direct:
+		s.owner.cx.SetFuel(f)
+	default:
+		s.wstore.SetFuel(f)
+	}
+}
+
+// syncFuel gives the store the fuel left before wasm resumes (a host
+// function returns to it), and forgets it: wasm is about to spend it.
+func (s *Session) syncFuel() {
+	if s.fuelKnown && s.fuelDirty {
+		s.owner.cx.SetFuel(s.fuelLeft)
+	}
+	s.fuelKnown, s.fuelDirty = false, false
+}
 
 // charge takes gas from the running frame.
 func (s *Session) charge(gas uint64) error {
+	if s.e.direct && !s.fuelKnown {
+		// One crossing instead of a read and a write.
+		_, ok, err := s.owner.cx.Charge(gas)
+		if err != nil {
+			return fmt.Errorf("%w: charge: %w", ErrInternal, err)
+		}
+		if !ok {
+			return ErrOutOfGas
+		}
+		return nil
+	}
 	f := s.fuel()
 	if f < gas {
 		s.setFuel(0)
@@ -195,9 +248,8 @@ func (s *Session) charge(gas uint64) error {
 	return nil
 }
 
-// runFrame runs fn of c as a new frame with limit gas (the store's fuel
-// must be set to limit). On failure everything the frame and its callees
-// did is reverted.
+// runFrame runs fn of c as a new frame with limit gas. On failure
+// everything the frame and its callees did is reverted.
 func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]byte, *CallNode, error) {
 	if fn == "init" && !(c.isNew && c.initPending && len(s.frames) == 0) {
 		return nil, nil, badInput("%v", errInitCall)
@@ -225,7 +277,7 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	// first frame of the call they are the synced ones, with no cgo call.
 	start := c.globalVals
 	if c.inCall {
-		start = c.readGlobals(nil)
+		start = c.globalsNow()
 	} else {
 		c.inCall = true
 		s.touched = append(s.touched, c)
@@ -239,14 +291,12 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	copy(c.memory()[a:a+hostfns.ArgBufSize], arg)
 	c.argUsed = max(c.argUsed, uint64(len(arg)))
 
-	res, callErr := f.Call(s.wstore, int32(len(arg)))
+	m, mem, callErr := s.enter(c, f, int32(len(arg)), limit)
 
 	// Copy the result out, then zero the used part of the argument
 	// buffer: it is scratch, and left as it was a read-only call would
 	// change the state root (SPEC.md §10.2).
 	var out []byte
-	m, _ := res.(int32)
-	mem := c.refresh()
 	if callErr == nil && m >= 0 && m <= hostfns.ArgBufSize {
 		out = bytes.Clone(mem[a : a+uint64(m)])
 		c.argUsed = max(c.argUsed, uint64(m)) // the result is scratch too
@@ -258,7 +308,7 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	c.active--
 	node.GasSpent = limit - min(limit, s.fuel())
 	node.MemoryLen = c.memLen
-	err := s.frameError(callErr)
+	err := callErr
 	if err == nil {
 		err = collectErr
 	}
@@ -278,25 +328,34 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	return out, node, nil
 }
 
-// frameError turns what a wasm call returned into the frame's error.
+// frameError turns what a wasm call through wasmtime-go returned into the
+// frame's error.
 func (s *Session) frameError(callErr error) error {
-	herr := s.hostErr
-	s.hostErr = nil
 	if callErr == nil {
+		s.hostErr = nil
 		return nil
-	}
-	if herr != nil {
-		var p *hostfns.PanicError
-		if errors.As(herr, &p) {
-			return &PanicError{Message: p.Message}
-		}
-		return herr
 	}
 	// The trap's code, read once (each read crosses into C).
 	var code *wasmtime.TrapCode
 	var trap *wasmtime.Trap
 	if errors.As(callErr, &trap) {
 		code = trap.Code()
+	}
+	return s.classify(code, callErr.Error)
+}
+
+// classify turns a failed wasm call into the frame's error: the error a
+// host function failed it with, else its trap code (code, nil if none)
+// or message (message, read only when needed: formatting it costs).
+func (s *Session) classify(code *wasmtime.TrapCode, message func() string) error {
+	herr := s.hostErr
+	s.hostErr = nil
+	if herr != nil {
+		var p *hostfns.PanicError
+		if errors.As(herr, &p) {
+			return &PanicError{Message: p.Message}
+		}
+		return herr
 	}
 	if code != nil {
 		switch *code {
@@ -306,7 +365,7 @@ func (s *Session) frameError(callErr error) error {
 			return s.interruptedBy()
 		}
 	}
-	msg := trapMessage(code, callErr)
+	msg := trapMessage(code, message)
 	if strings.Contains(msg, "all fuel consumed") {
 		return ErrOutOfGas
 	}
@@ -340,14 +399,14 @@ var trapMessages sync.Map
 // coded trap depends only on its code, and wasmtime formats its message
 // with the whole wasm backtrace (thousands of frames after a stack
 // overflow): that is done once per code.
-func trapMessage(code *wasmtime.TrapCode, callErr error) string {
+func trapMessage(code *wasmtime.TrapCode, message func() string) string {
 	if code == nil {
-		return trapReason(callErr.Error())
+		return trapReason(message())
 	}
 	if msg, ok := trapMessages.Load(*code); ok {
 		return msg.(string)
 	}
-	msg := trapReason(callErr.Error())
+	msg := trapReason(message())
 	trapMessages.Store(*code, msg)
 	return msg
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasmstate/wasmstate/engine/dirty"
 	"github.com/wasmstate/wasmstate/engine/internal/wasmbin"
+	"github.com/wasmstate/wasmstate/engine/internal/wtcall"
 	"github.com/wasmstate/wasmstate/hostfns"
 	"github.com/wasmstate/wasmstate/merkle"
 	"github.com/wasmstate/wasmstate/pagestore"
@@ -34,9 +35,16 @@ type contract struct {
 	inst    *wasmtime.Instance
 	mem     *wasmtime.Memory
 	data    []byte // view of mem, see refresh
-	funcs   map[string]*wasmtime.Func
+	funcs   map[string]*export
 	globals []*wasmtime.Global // the module's mutable globals, in index order
-	tracker dirty.Tracker
+	// The direct path's handles of mem and globals (directcall.go), and
+	// the globals' values as the last frame of the contract left them
+	// (valid while gvalid and no frame of it runs).
+	wmem     wtcall.Memory
+	wglobals []wtcall.Global
+	gcache   []uint64
+	gvalid   bool
+	tracker  dirty.Tracker
 	// trackerSmall: the tracker is the small-memory choice (see newTracker).
 	trackerSmall bool
 	// trackerFallback: uffd-wp failed for this memory; it stays on compare.
@@ -69,10 +77,18 @@ type contract struct {
 	carry       []uint64 // globals carried into a new store (recycle)
 }
 
+// export is an exported function, as wasmtime-go and the direct path
+// call it.
+type export struct {
+	f   *wasmtime.Func
+	raw wtcall.Func
+}
+
 // storeOwner is a wasmtime store's data: the session that owns the store
 // now. A store outlives its session when it is handed on (warm.go).
 type storeOwner struct {
-	s *Session
+	s  *Session
+	cx wtcall.Context // the store's context, for the direct path
 	// The epoch deadline last set on the store, and when (setDeadline).
 	deadlineTicks uint64
 	deadlineSet   time.Time
@@ -83,6 +99,7 @@ func (s *Session) wasmStore() *wasmtime.Store {
 	if s.wstore == nil {
 		s.owner = &storeOwner{s: s}
 		s.wstore = wasmtime.NewStoreWithData(s.e.wt, s.owner)
+		s.owner.cx = wtcall.ContextOf(s.wstore)
 		s.wstore.Limiter(int64(min(s.e.opts.MaxMemoryBytes, math.MaxInt64)), -1, -1, -1, -1)
 	}
 	return s.wstore
@@ -107,6 +124,9 @@ func (c *contract) instantiate() error {
 	info := c.mod.info
 	mem := inst.GetExport(st, info.MemoryExport).Memory()
 	c.inst, c.mem, c.data = inst, mem, nil
+	if c.s.e.direct {
+		c.wmem = wtcall.MemoryOf(mem)
+	}
 	c.refresh()
 	// Exports are looked up on first call (func): a contract exports
 	// dozens of functions and a call uses one or two.
@@ -115,11 +135,19 @@ func (c *contract) instantiate() error {
 	for _, g := range info.MutableGlobals {
 		c.globals = append(c.globals, inst.GetExport(st, wasmbin.GlobalExportName(g.Index)).Global())
 	}
+	c.gvalid = false
+	if c.s.e.direct {
+		c.wglobals = c.wglobals[:0]
+		for _, g := range c.globals {
+			c.wglobals = append(c.wglobals, wtcall.GlobalOf(g))
+		}
+		c.gcache = make([]uint64, len(c.globals))
+	}
 	return nil
 }
 
 // fn returns the exported function name, nil if there is none.
-func (c *contract) fn(name string) *wasmtime.Func {
+func (c *contract) fn(name string) *export {
 	if f, ok := c.funcs[name]; ok {
 		return f
 	}
@@ -127,11 +155,18 @@ func (c *contract) fn(name string) *wasmtime.Func {
 		return nil
 	}
 	if c.funcs == nil {
-		c.funcs = map[string]*wasmtime.Func{}
+		c.funcs = map[string]*export{}
 	}
 	f := c.inst.GetFunc(c.s.wstore, name)
-	c.funcs[name] = f
-	return f
+	if f == nil {
+		return nil
+	}
+	x := &export{f: f}
+	if c.s.e.direct {
+		x.raw = wtcall.FuncOf(f)
+	}
+	c.funcs[name] = x
+	return x
 }
 
 // memory returns the contract's memory as of the last refresh: valid
@@ -142,6 +177,10 @@ func (c *contract) memory() []byte { return c.data }
 // memory only when it grows, so an unchanged size means an unchanged view:
 // one cgo call in the common case instead of two.
 func (c *contract) refresh() []byte {
+	if c.s.e.direct {
+		c.data = c.s.owner.cx.MemoryData(&c.wmem)
+		return c.data
+	}
 	if n := c.mem.DataSize(c.s.wstore); n != uintptr(len(c.data)) || c.data == nil {
 		c.data = c.mem.UnsafeData(c.s.wstore)
 	}
@@ -356,8 +395,23 @@ func (c *contract) storedGlobals() ([]uint64, error) {
 	return vals, nil
 }
 
+// globalsNow returns a copy of the current values of the mutable globals:
+// those the contract's last frame read back if no frame of it runs and
+// they were not set since (no crossing), else read from the instance.
+func (c *contract) globalsNow() []uint64 {
+	if c.gvalid && c.active == 0 {
+		return slices.Clone(c.gcache)
+	}
+	return c.readGlobals(nil)
+}
+
 // readGlobals returns the current values of the mutable globals.
 func (c *contract) readGlobals(dst []uint64) []uint64 {
+	if c.s.e.direct {
+		dst = slices.Grow(dst[:0], len(c.wglobals))[:len(c.wglobals)]
+		c.s.owner.cx.ReadGlobals(c.wglobals, dst)
+		return dst
+	}
 	dst = dst[:0]
 	for _, g := range c.globals {
 		v := g.Get(c.s.wstore)
@@ -389,6 +443,10 @@ func (c *contract) setGlobals(vals []uint64) {
 			v = wasmtime.ValF64(math.Float64frombits(vals[i]))
 		}
 		g.Set(c.s.wstore, v)
+	}
+	if c.s.e.direct {
+		copy(c.gcache, vals)
+		c.gvalid = true
 	}
 }
 

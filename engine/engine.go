@@ -72,6 +72,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now stamps commit records (nil: time.Now).
 	Now func() time.Time
+
+	// callPath forces a call path (tests): CallPathWasmtimeGo, or "" for
+	// the default (directcall.go).
+	callPath string
 }
 
 // HostQuery is a function an embedder offers contracts through "hq", with
@@ -117,6 +121,7 @@ type Engine struct {
 	tickDone     chan struct{}
 	warm         *warmCache
 	images       *imageCache // nil: images off
+	direct       bool        // calls take the direct path (directcall.go)
 	imageAbove   uint64
 
 	mu       sync.Mutex
@@ -156,6 +161,10 @@ type Info struct {
 	Load string
 	// WarmSets is how many warm sets the engine keeps (0: none).
 	WarmSets int
+	// CallPath is how calls enter wasm: "direct" (the engine's own calls
+	// into wasmtime's C API, one cgo crossing per frame) or "wasmtime-go"
+	// (wasmtime-go's API, the fallback).
+	CallPath string
 }
 
 // Stats counts what the engine's caches hold.
@@ -310,6 +319,7 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 			}
 		}
 	}
+	e.direct = useDirect(opts, e.log)
 	for i, k := range []hostfns.Kind{hostfns.Wasm32, hostfns.Wasm64} {
 		l := wasmtime.NewLinker(e.wt)
 		if err := hostfns.Define(l, k, envOf); err != nil {
@@ -321,7 +331,7 @@ func newEngine(st *pagestore.Store, opts Options) (*Engine, error) {
 		e.linkers[i] = l
 	}
 	go e.tickEpochs(e.stopTick, e.tickDone)
-	e.log.Info("wasmstate engine open", "tracker", e.tracker.String(), "compare_below", e.compareBelow, "load", e.Info().Load, "wasmtime", WasmtimeVersion,
+	e.log.Info("wasmstate engine open", "tracker", e.tracker.String(), "compare_below", e.compareBelow, "load", e.Info().Load, "calls", e.Info().CallPath, "wasmtime", WasmtimeVersion,
 		"max_memory", opts.MaxMemoryBytes)
 	return e, nil
 }
@@ -359,8 +369,12 @@ func (e *Engine) Info() Info {
 	if e.images != nil {
 		load = "image"
 	}
+	calls := CallPathWasmtimeGo
+	if e.direct {
+		calls = CallPathDirect
+	}
 	return Info{Tracker: e.tracker.String(), CompareBelow: e.compareBelow, WasmtimeVersion: WasmtimeVersion,
-		MaxMemoryBytes: e.opts.MaxMemoryBytes, CallDepth: e.opts.CallDepth, Load: load, WarmSets: e.warm.max}
+		MaxMemoryBytes: e.opts.MaxMemoryBytes, CallDepth: e.opts.CallDepth, Load: load, WarmSets: e.warm.max, CallPath: calls}
 }
 
 // trackerFor picks the tracker kind for a memory of n bytes.

@@ -94,7 +94,9 @@ func (h hostEnv) Call(callee hostfns.ContractID, fn string, arg []byte, gasLimit
 	}
 	remaining := s.fuel()
 	limit := calleeLimit(gasLimit, remaining)
-	s.setFuel(limit)
+	// The callee's frame sets the fuel to limit; the caller's fuel goes
+	// back to the store before its wasm resumes.
+	defer s.syncFuel()
 	out, node, ferr := s.runFrame(c, fn, arg, limit)
 	spent := limit - min(limit, s.fuel())
 	if ferr != nil {
@@ -251,6 +253,14 @@ func (h hostEnv) EphemeralDelete(key []byte) bool {
 }
 
 func (h hostEnv) Fail(err error) *wasmtime.Trap {
+	var gp *hostfns.GoPanicError
+	if errors.As(err, &gp) {
+		// Raised again when the wasm call under it returns (enter).
+		if h.s.hostPanic == nil {
+			h.s.hostPanic = gp.Value
+		}
+		return wasmtime.NewTrap(err.Error())
+	}
 	if h.s.hostErr == nil {
 		h.s.hostErr = err
 	}

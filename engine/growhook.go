@@ -26,8 +26,13 @@ func defineGrowHook(l *wasmtime.Linker, k hostfns.Kind) error {
 	}
 	at := []*wasmtime.ValType{wasmtime.NewValType(addr)}
 	ty := wasmtime.NewFuncType(at, at)
-	err := l.FuncNew(instrument.HookModule, instrument.HookName, ty, func(caller *wasmtime.Caller, args []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
+	err := l.FuncNew(instrument.HookModule, instrument.HookName, ty, func(caller *wasmtime.Caller, args []wasmtime.Val) (_ []wasmtime.Val, trap *wasmtime.Trap) {
 		h := hostEnv{caller.Data().(*storeOwner).s}
+		defer func() {
+			if p := recover(); p != nil {
+				trap = h.Fail(&hostfns.GoPanicError{Value: p})
+			}
+		}()
 		var pages uint64
 		if k == hostfns.Wasm64 {
 			pages = uint64(args[0].I64())

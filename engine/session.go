@@ -7,6 +7,7 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
+	"github.com/wasmstate/wasmstate/engine/internal/wtcall"
 	"github.com/wasmstate/wasmstate/merkle"
 	"github.com/wasmstate/wasmstate/pagestore"
 )
@@ -39,6 +40,17 @@ type Session struct {
 	feed       func([]byte) error
 	hostErr    error
 	touched    []*contract
+	// hostPanic is a Go panic a host function recovered (hostfns.Define),
+	// raised again once the wasm call under it returns.
+	hostPanic any
+	// The direct path (directcall.go): the epoch deadline the top frame
+	// sets, the fuel left while no wasm runs (fuelKnown; fuelDirty: not
+	// given to the store yet), and a frame record per call depth.
+	ticks     uint64
+	fuelLeft  uint64
+	fuelKnown bool
+	fuelDirty bool
+	wframes   []*wtcall.Frame
 
 	pagePool [][]byte // recycled page buffers, see pageBuf
 	gscratch []uint64

@@ -32,8 +32,13 @@ func Define(l *wasmtime.Linker, k Kind, envOf func(*wasmtime.Caller) Env) error 
 		params, results := imp.Signature(k)
 		ty := wasmtime.NewFuncType(valKinds(params), valKinds(results))
 		name := imp.Name
-		err := l.FuncNew("env", name, ty, func(caller *wasmtime.Caller, args []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
+		err := l.FuncNew("env", name, ty, func(caller *wasmtime.Caller, args []wasmtime.Val) (_ []wasmtime.Val, trap *wasmtime.Trap) {
 			env := envOf(caller)
+			defer func() {
+				if p := recover(); p != nil {
+					trap = env.Fail(&GoPanicError{Value: p})
+				}
+			}()
 			c := call{env: env, name: name, kind: k, args: args}
 			if err := env.Charge(GasHostCall); err != nil {
 				return nil, env.Fail(err)

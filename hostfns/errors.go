@@ -43,3 +43,14 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string { return "contract panicked: " + e.Message }
+
+// GoPanicError carries a Go panic of a host function to Env.Fail: Define
+// recovers it there instead of letting it reach wasmtime-go's trampoline,
+// which would keep it in the store's data until its own next Func.Call. An
+// engine fails the whole call with it (it is a bug, not the contract's
+// failure).
+type GoPanicError struct{ Value any }
+
+func (e *GoPanicError) Error() string {
+	return fmt.Sprintf("hostfns: host function panicked: %v", e.Value)
+}
