@@ -27,6 +27,8 @@ type fakeEnv struct {
 	meta    map[string][]byte
 	query   func([]byte) ([]byte, error)
 	failed  error
+	// limitPanics makes GasLimit panic (a bug in an Env).
+	limitPanics bool
 }
 
 var errNoGas = errors.New("out of gas")
@@ -59,8 +61,13 @@ func (f *fakeEnv) Emit(topic string, data []byte) error {
 func (f *fakeEnv) Feed(data []byte) error     { f.fed = append(f.fed, bytes.Clone(data)); return nil }
 func (f *fakeEnv) Caller() (ContractID, bool) { return ContractID{9}, true }
 func (f *fakeEnv) CallStack() []ContractID    { return []ContractID{{9}, {8}} }
-func (f *fakeEnv) GasLimit() uint64           { return 42 }
-func (f *fakeEnv) GasSpent() uint64           { return 7 }
+func (f *fakeEnv) GasLimit() uint64 {
+	if f.limitPanics {
+		panic("limit exploded")
+	}
+	return 42
+}
+func (f *fakeEnv) GasSpent() uint64 { return 7 }
 func (f *fakeEnv) Owner(id *ContractID) ([]byte, bool, error) {
 	if id != nil && *id != (ContractID{}) {
 		return nil, false, nil
@@ -301,5 +308,17 @@ func TestDefine(t *testing.T) {
 	f.budget = f.charged + GasHostCall - 1
 	if _, err := goFn.Call(store); err == nil || !errors.Is(f.failed, errNoGas) {
 		t.Fatalf("call without gas for GasHostCall: %v (failed %v)", err, f.failed)
+	}
+	// A Go panic in the host function reaches Env.Fail as a GoPanicError,
+	// not wasmtime-go's trampoline: the call traps, and nothing is left
+	// in the store for wasmtime-go to raise at the next call.
+	f.budget, f.limitPanics = 1<<40, true
+	var gp *GoPanicError
+	if _, err := goFn.Call(store); err == nil || !errors.As(f.failed, &gp) || gp.Value != "limit exploded" {
+		t.Fatalf("panicking host function: %v (failed %v)", err, f.failed)
+	}
+	f.limitPanics = false
+	if v, err := goFn.Call(store); err != nil || v.(int64) != 42 {
+		t.Fatalf("call after a recovered panic: %v %v", v, err)
 	}
 }
