@@ -122,7 +122,9 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 			r, err = nil, s.broken
 		}
 	}()
-	out, node, ferr := s.runFrame(c, fn, arg, gasLimit)
+	// The receipt and the root of its call tree are one allocation.
+	ra := new(receiptAlloc)
+	out, node, ferr := s.runFrame(c, fn, arg, gasLimit, &ra.node)
 	// The frame read the fuel once already; a frame that never started
 	// (no such function) spent nothing.
 	var spent uint64
@@ -162,7 +164,14 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 		}
 	}
 	s.recycleJournal()
-	return &Receipt{Data: out, GasSpent: spent, GasLimit: gasLimit, Events: slices.Clone(s.events), CallTree: node}, nil
+	ra.r = Receipt{Data: out, GasSpent: spent, GasLimit: gasLimit, Events: slices.Clone(s.events), CallTree: node}
+	return &ra.r, nil
+}
+
+// receiptAlloc holds a receipt and the root of its call tree.
+type receiptAlloc struct {
+	r    Receipt
+	node CallNode
 }
 
 // setDeadline sets the store's epoch deadline for a top-level call under
@@ -248,9 +257,10 @@ func (s *Session) charge(gas uint64) error {
 	return nil
 }
 
-// runFrame runs fn of c as a new frame with limit gas. On failure
-// everything the frame and its callees did is reverted.
-func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]byte, *CallNode, error) {
+// runFrame runs fn of c as a new frame with limit gas, recording it in
+// node (nil: a new one). On failure everything the frame and its callees
+// did is reverted.
+func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64, node *CallNode) ([]byte, *CallNode, error) {
 	if fn == "init" && !(c.isNew && c.initPending && len(s.frames) == 0) {
 		return nil, nil, badInput("%v", errInitCall)
 	}
@@ -267,12 +277,18 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 			return nil, nil, err
 		}
 	}
-	node := &CallNode{Contract: c.id, Function: fn, GasLimit: limit}
-	if n := len(s.frames); n > 0 {
-		parent := s.frames[n-1].node
+	depth := len(s.frames)
+	if node == nil {
+		node = new(CallNode)
+	}
+	*node = CallNode{Contract: c.id, Function: fn, GasLimit: limit}
+	if depth > 0 {
+		parent := s.frames[depth-1].node
 		parent.Children = append(parent.Children, node)
 	}
-	fr := &frame{c: c, fn: fn, limit: limit, journal: len(s.journal), events: len(s.events), node: node}
+	// Frames are kept by value: a nested frame may move s.frames, so this
+	// one's marks are kept here too.
+	fr := frame{c: c, fn: fn, limit: limit, journal: len(s.journal), events: len(s.events), node: node}
 	// The globals at the frame's start, for a revert. On the contract's
 	// first frame of the call they are the synced ones, with no cgo call.
 	start := c.globalVals
@@ -298,7 +314,14 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64) ([]
 	// change the state root (SPEC.md §10.2).
 	var out []byte
 	if callErr == nil && m >= 0 && m <= hostfns.ArgBufSize {
-		out = bytes.Clone(mem[a : a+uint64(m)])
+		if depth == 0 {
+			out = bytes.Clone(mem[a : a+uint64(m)]) // the receipt's
+		} else {
+			// The caller copies it into its own buffer before any other
+			// frame runs (hostfns' "c").
+			out = append(s.outBuf[:0], mem[a:a+uint64(m)]...)
+			s.outBuf = out
+		}
 		c.argUsed = max(c.argUsed, uint64(m)) // the result is scratch too
 	}
 	clear(mem[a : a+c.argUsed])

@@ -55,7 +55,7 @@ func (e *QueryPanicError) Error() string {
 // Is makes QueryPanicError match ErrQueryPanic.
 func (e *QueryPanicError) Is(t error) bool { return t == ErrQueryPanic }
 
-func (h hostEnv) top() *frame { return h.s.frames[len(h.s.frames)-1] }
+func (h hostEnv) top() *frame { return &h.s.frames[len(h.s.frames)-1] }
 
 func (h hostEnv) Memory() []byte { return h.top().c.refresh() }
 
@@ -97,7 +97,7 @@ func (h hostEnv) Call(callee hostfns.ContractID, fn string, arg []byte, gasLimit
 	// The callee's frame sets the fuel to limit; the caller's fuel goes
 	// back to the store before its wasm resumes.
 	defer s.syncFuel()
-	out, node, ferr := s.runFrame(c, fn, arg, limit)
+	out, node, ferr := s.runFrame(c, fn, arg, limit, nil)
 	spent := limit - min(limit, s.fuel())
 	if ferr != nil {
 		if s.broken != nil {

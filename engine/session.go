@@ -31,7 +31,7 @@ type Session struct {
 
 	// Per top-level call.
 	ctx     context.Context // the running call's
-	frames  []*frame
+	frames  []frame
 	journal []undo
 	events  []Event
 	// eventBytes counts the topic and data bytes of events, for
@@ -51,6 +51,7 @@ type Session struct {
 	fuelKnown bool
 	fuelDirty bool
 	wframes   []*wtcall.Frame
+	outBuf    []byte // a nested frame's result, for its caller to copy
 
 	pagePool [][]byte // recycled page buffers, see pageBuf
 	gscratch []uint64
