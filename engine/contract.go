@@ -414,19 +414,24 @@ func (c *contract) readGlobals(dst []uint64) []uint64 {
 	}
 	dst = dst[:0]
 	for _, g := range c.globals {
-		v := g.Get(c.s.wstore)
-		switch v.Kind() {
-		case wasmtime.KindI32:
-			dst = append(dst, uint64(uint32(v.I32())))
-		case wasmtime.KindI64:
-			dst = append(dst, uint64(v.I64()))
-		case wasmtime.KindF32:
-			dst = append(dst, uint64(math.Float32bits(v.F32())))
-		default:
-			dst = append(dst, math.Float64bits(v.F64()))
-		}
+		dst = append(dst, valBits(g.Get(c.s.wstore)))
 	}
 	return dst
+}
+
+// valBits is a global's value as the engine keeps it: i32 zero-extended,
+// floats as their IEEE bits.
+func valBits(v wasmtime.Val) uint64 {
+	switch v.Kind() {
+	case wasmtime.KindI32:
+		return uint64(uint32(v.I32()))
+	case wasmtime.KindI64:
+		return uint64(v.I64())
+	case wasmtime.KindF32:
+		return uint64(math.Float32bits(v.F32()))
+	default:
+		return math.Float64bits(v.F64())
+	}
 }
 
 func (c *contract) setGlobals(vals []uint64) {

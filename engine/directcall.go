@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"sync"
 
@@ -82,7 +81,7 @@ func directSelfTest() error {
 			return nil, err
 		}
 		mem := inst.GetExport(st, "memory").Memory()
-		globals := []*wasmtime.Global{inst.GetExport(st, "g").Global(), inst.GetExport(st, "h").Global(), inst.GetExport(st, "f").Global()}
+		globals := []*wasmtime.Global{inst.GetExport(st, "g").Global(), inst.GetExport(st, "h").Global(), inst.GetExport(st, "f").Global(), inst.GetExport(st, "e").Global()}
 		cx := wtcall.ContextOf(st)
 		var wg []wtcall.Global
 		for _, g := range globals {
@@ -121,15 +120,7 @@ func directSelfTest() error {
 				fuel, _ = st.GetFuel()
 				size = uint64(mem.DataSize(st))
 				for i, g := range globals {
-					v := g.Get(st)
-					switch v.Kind() {
-					case wasmtime.KindI32:
-						vals[i] = uint64(uint32(v.I32()))
-					case wasmtime.KindI64:
-						vals[i] = uint64(v.I64())
-					default:
-						vals[i] = math.Float64bits(v.F64())
-					}
+					vals[i] = valBits(g.Get(st))
 				}
 			}
 			out = append(out, uint64(uint32(res)), uint64(uint32(code)), fuel, size)
@@ -153,17 +144,19 @@ func directSelfTest() error {
 }
 
 // selfTestWat exercises what the direct path reads: an i32 result, the
-// fuel left, a memory that grows, globals of three types, and trap codes
+// fuel left, a memory that grows, globals of all four types, and trap codes
 // (unreachable, out of fuel).
 const selfTestWat = `(module
   (memory (export "memory") 1)
   (global $g (export "g") (mut i32) (i32.const 7))
   (global $h (export "h") (mut i64) (i64.const -2))
   (global $f (export "f") (mut f64) (f64.const 1.5))
+  (global $e (export "e") (mut f32) (f32.const -0.25))
   (func (export "add") (param i32) (result i32)
     (global.set $g (i32.add (global.get $g) (local.get 0)))
     (global.set $h (i64.sub (global.get $h) (i64.extend_i32_s (local.get 0))))
     (global.set $f (f64.add (global.get $f) (f64.convert_i32_s (local.get 0))))
+    (global.set $e (f32.mul (global.get $e) (f32.convert_i32_s (local.get 0))))
     (i32.store8 (i32.const 16) (global.get $g))
     (global.get $g))
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
