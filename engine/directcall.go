@@ -164,7 +164,11 @@ const selfTestWat = `(module
 
 // useDirect decides the engine's call path.
 func useDirect(opts Options, log *slog.Logger) bool {
-	if opts.callPath == CallPathWasmtimeGo || (opts.callPath == "" && os.Getenv(callPathEnv) == CallPathWasmtimeGo) {
+	path := opts.callPath
+	if path == "" {
+		path = os.Getenv(callPathEnv)
+	}
+	if path == CallPathWasmtimeGo {
 		return false
 	}
 	if err := directCalls(); err != nil {

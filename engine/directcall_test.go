@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +23,8 @@ func pathEngine(t *testing.T, path string) *Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	want := path
-	if path == "" {
-		want = CallPathDirect
-	}
-	if got := e.Info().CallPath; got != want {
-		t.Fatalf("call path %q, want %q (%v)", got, want, directCalls())
+	if got := e.Info().CallPath; got != path {
+		t.Fatalf("call path %q, want %q (%v)", got, path, directCalls())
 	}
 	return e
 }
@@ -127,7 +124,7 @@ func TestCallPathsAgree(t *testing.T) {
 		log = append(log, "root "+root.String())
 		return log
 	}
-	a, b := run(CallPathWasmtimeGo), run("")
+	a, b := run(CallPathWasmtimeGo), run(CallPathDirect)
 	if len(a) != len(b) {
 		t.Fatalf("%d outcomes through wasmtime-go, %d direct", len(a), len(b))
 	}
@@ -159,7 +156,7 @@ func treeString(n *CallNode) string {
 // session with ErrInternal on both paths; no panic escapes, and the engine
 // and its other sessions keep working.
 func TestHostPanic(t *testing.T) {
-	for _, path := range []string{"", CallPathWasmtimeGo} {
+	for _, path := range []string{CallPathDirect, CallPathWasmtimeGo} {
 		t.Run("path="+path, func(t *testing.T) {
 			e := pathEngine(t, path)
 			s := newSession(t, e, merkle.EmptyState())
@@ -208,5 +205,17 @@ func TestHostPanic(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCallPathDefault: engines take the direct path unless
+// WASMSTATE_CALL_PATH says wasmtime-go (the suite runs both ways).
+func TestCallPathDefault(t *testing.T) {
+	want := CallPathDirect
+	if os.Getenv(callPathEnv) == CallPathWasmtimeGo {
+		want = CallPathWasmtimeGo
+	}
+	if got := testEngine(t, auto).Info().CallPath; got != want {
+		t.Fatalf("call path %q with %s=%q, want %q", got, callPathEnv, os.Getenv(callPathEnv), want)
 	}
 }

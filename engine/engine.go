@@ -73,8 +73,9 @@ type Options struct {
 	// Now stamps commit records (nil: time.Now).
 	Now func() time.Time
 
-	// callPath forces a call path (tests): CallPathWasmtimeGo, or "" for
-	// the default (directcall.go).
+	// callPath picks the call path (tests): CallPathWasmtimeGo,
+	// CallPathDirect (where it runs), or "" for the default, which
+	// WASMSTATE_CALL_PATH may override (directcall.go).
 	callPath string
 }
 
