@@ -99,13 +99,11 @@ func (s *Session) callFeed(ctx context.Context, id merkle.ContractID, fn string,
 // topLevel runs a call from the host.
 func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []byte, gasLimit uint64, feed func([]byte) error) (r *Receipt, err error) {
 	st := s.wasmStore()
+	// The frame sets the fuel (enter); on the direct path its crossing
+	// sets the deadline too.
 	if s.e.direct {
-		// The frame's own crossing sets the fuel and the deadline.
 		s.ticks = s.e.deadlineTicks(ctx)
 	} else {
-		if err := st.SetFuel(gasLimit); err != nil {
-			return nil, fmt.Errorf("%w: set fuel: %w", ErrInternal, err)
-		}
 		s.setDeadline(st, ctx)
 	}
 	s.ctx = ctx
