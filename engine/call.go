@@ -111,7 +111,7 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 	s.reloads, s.eventBytes = 0, 0
 	s.feed = feed
 	defer func() {
-		s.ctx, s.ticks, s.feed = nil, 0, nil
+		s.ctx, s.ticks, s.feed, s.topOut = nil, 0, nil, nil
 		s.fuelKnown, s.fuelDirty = false, false
 		if p := recover(); p != nil {
 			// A Go panic under wasm leaves frames half-done: the session
@@ -120,8 +120,10 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 			r, err = nil, s.broken
 		}
 	}()
-	// The receipt and the root of its call tree are one allocation.
+	// The receipt, the root of its call tree and a short result are one
+	// allocation.
 	ra := new(receiptAlloc)
+	s.topOut = ra.data[:0]
 	out, node, ferr := s.runFrame(c, fn, arg, gasLimit, &ra.node)
 	// The frame read the fuel once already; a frame that never started
 	// (no such function) spent nothing.
@@ -166,10 +168,12 @@ func (s *Session) topLevel(ctx context.Context, c *contract, fn string, arg []by
 	return &ra.r, nil
 }
 
-// receiptAlloc holds a receipt and the root of its call tree.
+// receiptAlloc holds a receipt, the root of its call tree, and its data
+// when it is short.
 type receiptAlloc struct {
 	r    Receipt
 	node CallNode
+	data [16]byte
 }
 
 // setDeadline sets the store's epoch deadline for a top-level call under
@@ -313,7 +317,9 @@ func (s *Session) runFrame(c *contract, fn string, arg []byte, limit uint64, nod
 	var out []byte
 	if callErr == nil && m >= 0 && m <= hostfns.ArgBufSize {
 		if depth == 0 {
-			out = bytes.Clone(mem[a : a+uint64(m)]) // the receipt's
+			// The receipt's: a short result stays in its allocation.
+			out = append(s.topOut, mem[a:a+uint64(m)]...)
+			out = out[:len(out):len(out)]
 		} else {
 			// The caller copies it into its own buffer before any other
 			// frame runs (hostfns' "c").

@@ -52,6 +52,7 @@ type Session struct {
 	fuelDirty bool
 	wframes   []*wtcall.Frame
 	outBuf    []byte // a nested frame's result, for its caller to copy
+	topOut    []byte // where the top frame's result goes (receiptAlloc)
 
 	pagePool [][]byte // recycled page buffers, see pageBuf
 	gscratch []uint64
