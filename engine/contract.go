@@ -319,8 +319,12 @@ func (c *contract) fill(globals []uint64) error {
 		return err
 	}
 	// A mapped image has few pages populated: the tracker need not
-	// write-protect the whole range (dirty.NewSparse).
+	// write-protect the whole range (dirty.NewSparse). Its memory tree
+	// shares the image's nodes (a fresh tree only: Rebase checks).
 	c.sparse = mapped
+	if mapped {
+		c.mt.Rebase(c.s.e.imageTree(c.id))
+	}
 	for i, p := range c.pages {
 		if i*merkle.PageSize < uint64(len(mem)) {
 			copy(mem[i*merkle.PageSize:], p)
