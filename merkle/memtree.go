@@ -161,9 +161,10 @@ func (n *mnode) private() *mnode {
 }
 
 // Freeze resolves every node of t and makes them shared: read-only, so
-// that trees made with Rebase can link to them from any goroutine while t
-// lives. t itself stays usable (SetPage copies what it changes). The cost
-// is one walk of the tree, nothing when ForEachPage resolved it already.
+// that trees rebased on t (Rebase) can link to them from any goroutine.
+// Those trees copy a shared node before changing it; t itself must not be
+// changed once others may rebase on it. The cost is one walk of the tree,
+// nothing more than marking when ForEachPage resolved it already.
 func (t *MemTree) Freeze() error {
 	if t.err != nil {
 		return t.err
