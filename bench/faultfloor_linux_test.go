@@ -21,8 +21,9 @@ import (
 // collects them (PAGEMAP_SCAN). warm: the same pages of a memory whose
 // pages were written and collected before (write-protected), as a warm
 // instance's are. Per-page cost = (touch16 - none) / 16, thread CPU, the
-// Collect included (collect-ns/op alone); minflt/op counts the page faults. The set-up (mmap, register) and the
-// munmap are not timed.
+// Collect included (collect-ns/op alone); minflt/op counts the page
+// faults. thread-cpu-ns/op leaves out the set-up (mmap, register) and the
+// munmap; ns/op includes them.
 //
 // Shapes: write (one store per page, 4 MiB apart as FirstCall's write16,
 // so each page also needs a page table of its own: one fault per page, as
