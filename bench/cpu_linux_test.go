@@ -26,3 +26,11 @@ func cpuTime() time.Duration { return clockNanos(clockProcessCPU) }
 // threadCPUTime is the CPU time of the calling OS thread (lock the
 // goroutine to its thread to use it).
 func threadCPUTime() time.Duration { return clockNanos(clockThreadCPU) }
+
+// threadMinflt is the number of minor page faults the calling OS thread
+// has taken.
+func threadMinflt() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(1, &ru) // RUSAGE_THREAD
+	return ru.Minflt
+}

@@ -16,3 +16,6 @@ func cpuTime() time.Duration {
 
 // threadCPUTime falls back to the process's CPU time.
 func threadCPUTime() time.Duration { return cpuTime() }
+
+// threadMinflt is not measured here.
+func threadMinflt() int64 { return 0 }

@@ -148,9 +148,15 @@ type lap struct {
 	t0              time.Time
 	c0, tc0         time.Duration
 	thread          bool
+	// faults: also count the thread's minor page faults (minflt/op).
+	faults  bool
+	flt, f0 int64
 }
 
 func (l *lap) start() {
+	if l.faults {
+		l.f0 = threadMinflt()
+	}
 	if l.thread {
 		l.tc0 = threadCPUTime()
 	}
@@ -164,6 +170,9 @@ func (l *lap) stop() {
 	if l.thread {
 		l.tcpu += threadCPUTime() - l.tc0
 	}
+	if l.faults {
+		l.flt += threadMinflt() - l.f0
+	}
 }
 
 // nsPerOp reports the measured wall time as ns/op and CPU time as
@@ -175,6 +184,9 @@ func (l *lap) nsPerOp(b *testing.B) (wall, cpu float64) {
 	b.ReportMetric(cpu, "cpu-ns/op")
 	if l.thread {
 		b.ReportMetric(float64(l.tcpu.Nanoseconds())/float64(b.N), "thread-cpu-ns/op")
+	}
+	if l.faults {
+		b.ReportMetric(float64(l.flt)/float64(b.N), "minflt/op")
 	}
 	return wall, cpu
 }

@@ -67,7 +67,8 @@ func BenchmarkSessionOpen(b *testing.B) {
 //
 // Calls: read (a few instructions, touches the argument buffer and page 0)
 // and write16 (changes 16 pages spread over the memory). ns/op is the call
-// alone; opening and closing the session are not timed. The sweep is also
+// alone; opening and closing the session are not timed. minflt/op: the
+// page faults the calling thread took in the call. The sweep is also
 // written to bench/out/firstcall.csv.
 func BenchmarkFirstCall(b *testing.B) {
 	f := memSizesStore(b)
@@ -109,7 +110,7 @@ func BenchmarkFirstCall(b *testing.B) {
 						b.Run(c.name, func(b *testing.B) {
 							runtime.LockOSThread()
 							defer runtime.UnlockOSThread()
-							l := lap{thread: true}
+							l := lap{thread: true, faults: true}
 							for b.Loop() {
 								s := newSession(b, e, root)
 								l.start()

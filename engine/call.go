@@ -503,6 +503,7 @@ func (s *Session) collectMem(c *contract, mem []byte) error {
 		}
 	}
 	c.scratch = idx
+	c.reserve(len(idx))
 	for _, i := range idx {
 		cur := mem[i*merkle.PageSize : (i+1)*merkle.PageSize]
 		// "Written" is not "changed": skip pages rewritten with their bytes.

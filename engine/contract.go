@@ -74,6 +74,7 @@ type contract struct {
 	reverting   bool     // being reverted (dedupes the affected list)
 	initPending bool     // deployed, init not run yet
 	scratch     []uint64
+	reserved    int      // entries pages, hashes and pending were made for (reserve)
 	carry       []uint64 // globals carried into a new store (recycle)
 }
 
@@ -358,8 +359,13 @@ func (c *contract) fill(globals []uint64) error {
 		return err
 	}
 	// A mapped image has few pages populated: the tracker need not
-	// write-protect the whole range (dirty.NewSparse).
+	// write-protect the whole range (dirty.NewSparse). Its memory tree
+	// shares the image's nodes (a fresh tree only: Rebase checks); not in
+	// a replay, whose nodes must all come from the witness.
 	c.sparse = mapped
+	if mapped && c.s.replay == nil {
+		c.mt.Rebase(c.s.e.imageTree(c.id))
+	}
 	for i, p := range c.pages {
 		if i*merkle.PageSize < uint64(len(mem)) {
 			copy(mem[i*merkle.PageSize:], p)
@@ -371,6 +377,17 @@ func (c *contract) fill(globals []uint64) error {
 	err = c.newTracker()
 	c.sparse = false
 	return err
+}
+
+// reserve makes pages, hashes and pending, while empty, for n entries:
+// a contract's first collect of many pages otherwise grows each map
+// (rehashing it) several times.
+func (c *contract) reserve(n int) {
+	if n <= max(c.reserved, 8) || len(c.pages) > 0 || len(c.hashes) > 0 || len(c.pending) > 0 {
+		return
+	}
+	c.pages, c.hashes, c.pending = make(map[uint64][]byte, n), make(map[uint64]merkle.Hash, n), make(map[uint64]struct{}, n)
+	c.reserved = n
 }
 
 // baseMemoryRoot is the memory root as of the session's last commit (or

@@ -52,8 +52,9 @@ type Options struct {
 	// length (0: DefaultWarmBytes).
 	WarmBytes uint64
 	// ImageBytes bounds the memory images (image.go) by the bytes of the
-	// pages written into them (0: DefaultImageBytes; negative: no images,
-	// stored contracts load eagerly).
+	// pages written into them and of their memory trees (about 128 bytes
+	// per page) (0: DefaultImageBytes; negative: no images, stored
+	// contracts load eagerly).
 	ImageBytes int64
 	// ImageAbove: memories of at least this many bytes load through an
 	// image, smaller ones are copied in (0: DefaultImageAbove, which is
@@ -175,7 +176,8 @@ type Stats struct {
 	WarmBytes uint64
 	// WarmHits counts sessions that took a warm set.
 	WarmHits uint64
-	// Images, ImageBytes: memory images kept and their written bytes;
+	// Images, ImageBytes: memory images kept and their bytes (written
+	// pages and trees);
 	// ImageBuilds counts images built since Open.
 	Images      int
 	ImageBytes  uint64

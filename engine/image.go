@@ -32,13 +32,22 @@ type memImage struct {
 	length uint64 // bytes the file covers: the memory length at root
 	pages  uint64 // non-zero pages written into the file
 	file   imageFile
-	refs   int  // maps in progress; the file closes when 0 and dropped
-	gone   bool // dropped from the cache
-	elem   *list.Element
+	// tree is the memory tree at root, every node resolved and frozen:
+	// a contract loaded from the image rebases its own tree on it
+	// (merkle.MemTree.Rebase), so that finding a written page's old hash,
+	// and its path at commit, reads nothing from the store.
+	tree *merkle.MemTree
+	refs int  // maps in progress; the file closes when 0 and dropped
+	gone bool // dropped from the cache
+	elem *list.Element
 }
 
-// bytes is what the image costs in memory.
-func (m *memImage) bytes() uint64 { return m.pages * merkle.PageSize }
+// bytes is what the image costs in memory: its pages and its tree's nodes
+// (about two of treeNodeBytes per page).
+func (m *memImage) bytes() uint64 { return m.pages * (merkle.PageSize + 2*treeNodeBytes) }
+
+// treeNodeBytes is the size of a memory-tree node in memory, roughly.
+const treeNodeBytes = 64
 
 // imageCache holds the newest image of each contract, least recently used
 // dropped first past its byte budget.
@@ -343,9 +352,9 @@ func (e *Engine) buildImage(id merkle.ContractID, root merkle.Hash, length uint6
 	if err != nil {
 		return nil, fmt.Errorf("%w: create: %w", errImageBuild, err)
 	}
-	img := &memImage{id: id, root: root, length: length, file: f}
+	img := &memImage{id: id, root: root, length: length, file: f, tree: merkle.NewMemTree(root, e.store)}
 	buf := make([]byte, merkle.PageSize)
-	err = merkle.NewMemTree(root, e.store).ForEachPage(func(i uint64, h merkle.Hash) error {
+	err = img.tree.ForEachPage(func(i uint64, h merkle.Hash) error {
 		if i*merkle.PageSize >= length {
 			return nil
 		}
@@ -358,9 +367,26 @@ func (e *Engine) buildImage(id merkle.ContractID, root merkle.Hash, length uint6
 		img.pages++
 		return nil
 	})
+	if err == nil {
+		// The walk resolved every node: freezing only marks them.
+		err = img.tree.Freeze()
+	}
 	if err != nil {
 		f.close()
 		return nil, err
 	}
 	return img, nil
+}
+
+// imageTree returns the frozen memory tree of contract id's image, or nil.
+func (e *Engine) imageTree(id merkle.ContractID) *merkle.MemTree {
+	if e.images == nil {
+		return nil
+	}
+	img := e.images.acquire(id)
+	if img == nil {
+		return nil
+	}
+	defer e.images.release(img)
+	return img.tree
 }

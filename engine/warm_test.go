@@ -54,8 +54,8 @@ func writePages(t *testing.T, s *Session, id merkle.ContractID, n, stride, start
 	call(t, s, id, "write", u32s(n, stride, start))
 }
 
-// checkLive compares contract id's live memory, length and globals in s
-// with what the store holds for it at root: every page.
+// checkLive compares contract id's live memory, memory tree, length and
+// globals in s with what the store holds for it at root: every page.
 func checkLive(t *testing.T, s *Session, id merkle.ContractID, root merkle.Hash) {
 	t.Helper()
 	c, ok := s.contracts[id]
@@ -82,6 +82,10 @@ func checkLive(t *testing.T, s *Session, id merkle.ContractID, root merkle.Hash)
 		}
 		if !bytes.Equal(mem[i*merkle.PageSize:(i+1)*merkle.PageSize], want) {
 			t.Fatalf("page %d of the live memory differs from the store at %s", i, root)
+		}
+		// The contract's own tree (which may share an image's nodes) too.
+		if got, err := c.mt.Page(i); err != nil || got != h {
+			t.Fatalf("page %d: the contract's memory tree has %s (%v), the store %s", i, got, err, h)
 		}
 	}
 	enc, err := s.e.store.Globals(leaf.GlobalsHash)
@@ -269,5 +273,71 @@ func TestWarmSetContractCap(t *testing.T) {
 	}
 	if e.Stats().WarmHits == 0 {
 		t.Fatal("no session took a warm set: the test does not exercise the hand-off")
+	}
+}
+
+// TestImageTreeShared: contracts loaded from an image share its memory
+// tree (merkle.MemTree.Rebase). Sessions writing through shared trees, at
+// the image's root and at roots that differ from it, commit exactly the
+// roots an engine loading eagerly commits, and leave the image's tree as
+// it was.
+func TestImageTreeShared(t *testing.T) {
+	run := func(load string) []merkle.Hash {
+		e := testEngine(t, mode{tracker: auto.tracker, load: load})
+		id, r0 := pageWriter(t, e, 32)
+		roots := []merkle.Hash{r0}
+		// Each session forks from an earlier root: the first at the
+		// image's, later ones at roots that differ from it.
+		for i := range 8 {
+			base := roots[i/2]
+			s := newSession(t, e, base)
+			writePages(t, s, id, uint32(3+i), uint32(5+i), uint32(i))
+			if i%3 == 0 { // a failed call in between: reverted
+				if _, err := s.Call(context.Background(), id, "write", u32s(3, 200, 300), gas); err == nil { // pages 300, 500, then 700 traps
+					t.Fatal("write past the memory succeeded")
+				}
+			}
+			writePages(t, s, id, 2, 64, uint32(i))
+			r, err := s.Commit(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkLive(t, s, id, r)
+			s.Close()
+			roots = append(roots, r)
+		}
+		for _, r := range roots {
+			s := newSession(t, e, r)
+			call(t, s, id, "read", u32s(7))
+			checkLive(t, s, id, r)
+			s.Close()
+		}
+		if load != "eager" {
+			img := e.images.acquire(id)
+			if img == nil {
+				t.Fatal("no image")
+			}
+			defer e.images.release(img)
+			if img.tree.Root() != img.root {
+				t.Fatal("the image's tree changed its root")
+			}
+			fresh := merkle.NewMemTree(img.root, e.store)
+			for i := range uint64(32 * 16) {
+				a, err := img.tree.Page(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, _ := fresh.Page(i); a != b {
+					t.Fatalf("the image's tree changed page %d", i)
+				}
+			}
+		}
+		return roots
+	}
+	want := run("eager")
+	for _, load := range []string{"image", "cold"} {
+		if got := run(load); !slices.Equal(got, want) {
+			t.Fatalf("%s: roots %v, eager %v", load, got, want)
+		}
 	}
 }

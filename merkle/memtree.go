@@ -1,6 +1,9 @@
 package merkle
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // MemTree is the Merkle tree over one contract's memory: a complete binary
 // tree of height MemoryTreeHeight whose leaf i is the hash of page i.
@@ -25,6 +28,13 @@ type mnode struct {
 	resolved    bool
 	dirty       bool // hash is stale: a page below was set since the last Root
 	unsaved     bool // hash not yet handed to a Sink
+	// shared: the node belongs to a frozen tree (Freeze) that other trees
+	// link to; it is fully resolved and never changed (SetPage copies it).
+	shared bool
+	// base, on a node not resolved yet, is the node of a frozen tree at the
+	// same position (see Rebase): children with the same hash as base's
+	// are linked to base's instead of being loaded.
+	base *mnode
 }
 
 // NewMemTree returns the memory tree with the given root, reading nodes from
@@ -52,16 +62,31 @@ func (t *MemTree) resolve(n *mnode, h int) error {
 	// Both children in one allocation: a path resolved in a fresh tree
 	// (the first write of a page in a cold session) makes one per level.
 	kids := new([2]mnode)
-	if l != emptyMemory[h-1] {
-		kids[0] = mnode{hash: l, resolved: h == 1}
-		n.left = &kids[0]
-	}
-	if r != emptyMemory[h-1] {
-		kids[1] = mnode{hash: r, resolved: h == 1}
-		n.right = &kids[1]
-	}
-	n.resolved = true
+	n.left = t.child(&kids[0], l, h-1, n.base, true)
+	n.right = t.child(&kids[1], r, h-1, n.base, false)
+	n.resolved, n.base = true, nil
 	return nil
+}
+
+// child returns the node for a child of hash c at height h, kept in k: nil
+// for an empty subtree, the frozen base's node when it has the same hash
+// (shared, nothing loaded below it), else k, which remembers base's node
+// at its position for its own resolution.
+func (t *MemTree) child(k *mnode, c Hash, h int, base *mnode, left bool) *mnode {
+	if c == emptyMemory[h] {
+		return nil
+	}
+	var b *mnode
+	if base != nil {
+		if b = base.right; left {
+			b = base.left
+		}
+		if b != nil && b.hash == c {
+			return b
+		}
+	}
+	*k = mnode{hash: c, resolved: h == 0, base: b}
+	return k
 }
 
 func checkPage(index uint64) error {
@@ -102,6 +127,9 @@ func (t *MemTree) SetPage(index uint64, page Hash) error {
 	if t.err != nil {
 		return t.err
 	}
+	if t.root.shared {
+		t.root = t.root.private()
+	}
 	n := t.root
 	for h := MemoryTreeHeight; h > 0; h-- {
 		if err := t.resolve(n, h); err != nil {
@@ -115,11 +143,73 @@ func (t *MemTree) SetPage(index uint64, page Hash) error {
 		}
 		if *next == nil {
 			*next = &mnode{hash: emptyMemory[h-1], resolved: true}
+		} else if (*next).shared {
+			*next = (*next).private()
 		}
 		n = *next
 	}
 	n.hash, n.unsaved = page, true
 	return nil
+}
+
+// private returns a copy of shared node n that this tree may change; its
+// children stay shared.
+func (n *mnode) private() *mnode {
+	c := *n
+	c.shared = false
+	return &c
+}
+
+// Freeze resolves every node of t and makes them shared: read-only, so
+// that trees rebased on t (Rebase) can link to them from any goroutine.
+// Those trees copy a shared node before changing it; t itself must not be
+// changed once others may rebase on it. The cost is one walk of the tree,
+// nothing more than marking when ForEachPage resolved it already.
+func (t *MemTree) Freeze() error {
+	if t.err != nil {
+		return t.err
+	}
+	if t.root.unsaved {
+		return errors.New("merkle: Freeze of a memory tree with uncommitted pages")
+	}
+	t.Root()
+	return t.freeze(t.root, MemoryTreeHeight)
+}
+
+func (t *MemTree) freeze(n *mnode, h int) error {
+	if n == nil || n.shared {
+		return nil
+	}
+	if h > 0 {
+		if err := t.resolve(n, h); err != nil {
+			return err
+		}
+		if err := t.freeze(n.left, h-1); err != nil {
+			return err
+		}
+		if err := t.freeze(n.right, h-1); err != nil {
+			return err
+		}
+	}
+	n.dirty, n.unsaved, n.base, n.shared = false, false, nil, true
+	return nil
+}
+
+// Rebase lets t, a tree not used yet, link to the nodes of frozen (a
+// frozen tree, see Freeze) wherever its own have the same hash at the same
+// position, instead of loading them from its Source: a tree at a root
+// close to frozen's then loads only the nodes where the two differ, and
+// a tree at frozen's root loads none. It does nothing once t has resolved
+// its root or when frozen is not frozen.
+func (t *MemTree) Rebase(frozen *MemTree) {
+	if frozen == nil || !frozen.root.shared || t.root.resolved || t.root.dirty || t.err != nil {
+		return
+	}
+	if t.root.hash == frozen.root.hash {
+		t.root = frozen.root
+		return
+	}
+	t.root.base = frozen.root
 }
 
 // Root returns the root hash, rehashing the paths of pages set since the
