@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -258,7 +259,7 @@ func unpaidChild(t *testing.T) {
 	// up on a first growth is in place before the measurement.
 	call(t, s, id, "grow", u32s(1))
 	memBefore := pagesOf(s, id)
-	settle()
+	settle(runtime.NumGoroutine())
 	vmBefore, rssBefore := vmSize(t), rssBytes(t)
 	t0 := time.Now()
 	_, err = s.Call(context.Background(), id, "grow", arg, limit)
