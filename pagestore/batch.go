@@ -237,6 +237,7 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 	if op, ok := wb.(ownedPutter); ok {
 		put = op.putOwned
 	}
+	compress := compressPages(s.kv)
 	for _, oi := range writeOrder(s.kv, b.objs) {
 		o := b.objs[oi]
 		k, h := o.key.kind(), o.key.hash()
@@ -282,7 +283,13 @@ func (s *Store) Commit(b *Batch) (CommitStats, error) {
 				return st, fmt.Errorf("pagestore: commit: %w", err)
 			}
 		}
-		put(o.key[:], o.value)
+		if k == KindPage && compress {
+			var v []byte
+			v, s.pageScratch = encodePage(s.pageScratch, o.value)
+			wb.Put(o.key[:], v)
+		} else {
+			put(o.key[:], o.value)
+		}
 		st.Objects++
 		st.Bytes += len(o.value)
 	}
