@@ -54,6 +54,13 @@ import (
 //
 // Memory cost: up to two write buffers plus the block cache, about 48 MiB.
 //
+// Bytes written to disk per logical byte, compaction included
+// (BenchmarkWriteAmp in bench/writeamp_test.go: 100,000 new pages in 100
+// synced batches of 1,000; one run each, 1 Dec 2026): random pages 4.0 as
+// with the options and format before (32 MiB buffer, trigger 4, pages
+// stored whole), heap-like pages 1.1 (was 2.3; disk used 0.41 x logical,
+// was 0.46), at 237 MB/s of commits (was 210).
+//
 // OpenLevelDB also writes table files through a buffer (tablefiles.go).
 func LevelDBOptions() *opt.Options {
 	return &opt.Options{
