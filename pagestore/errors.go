@@ -81,7 +81,7 @@ func (e *CorruptionError) Is(target error) bool { return target == ErrCorrupt }
 func (e *CorruptionError) Unwrap() error { return e.Err }
 
 // VersionError reports a database whose format version record is missing or
-// differs from FormatVersion. It matches ErrVersion.
+// is not one this build reads (1 to FormatVersion). It matches ErrVersion.
 type VersionError struct {
 	Found  uint32 // 0 when the record is missing or unreadable
 	Want   uint32

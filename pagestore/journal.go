@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/storage"
 
@@ -366,9 +365,9 @@ func openLevelDBChecked(dir string, o *Options) (*LevelDB, *commitLog, *JournalR
 	strict := LevelDBOptions()
 	strict.Strict = opt.DefaultStrict | opt.StrictJournal
 	var db *LevelDB
-	ldb, err := leveldb.OpenFile(dir, strict)
+	ldb, stor, err := openDB(dir, strict)
 	if err == nil {
-		db = &LevelDB{db: ldb, dir: dir}
+		db = &LevelDB{db: ldb, stor: stor, dir: dir}
 	}
 	var rep *JournalReport
 	if err != nil {

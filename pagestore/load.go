@@ -3,6 +3,8 @@ package pagestore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/wasmstate/wasmstate/merkle"
 )
 
 // Bulk loading: state sync writes a whole state into a store, every
@@ -47,6 +49,8 @@ type Loader struct {
 	wb    WriteBatch
 	n     int
 	bytes int
+	// scratch holds a page being compressed (see encodePage).
+	scratch []byte
 }
 
 // NewLoader returns an empty Loader whose batches start with room for
@@ -62,6 +66,9 @@ func (l *Loader) Put(r Ref, v []byte) {
 		return
 	}
 	key := makeKey(r.Kind, r.Hash)
+	if r.Kind == KindPage && len(v) == merkle.PageSize && compressPages(l.s.kv) {
+		v, l.scratch = encodePage(l.scratch, v)
+	}
 	l.wb.Put(key[:], v)
 	l.n++
 	l.bytes += len(v)

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 )
 
@@ -44,11 +43,11 @@ func settleJournal(dir string) bool {
 	// close right after.
 	o.CompactionL0Trigger = 1 << 30
 	o.CompactionTotalSize = 1 << 40 // × 10 per level: no level is ever full
-	db, err := leveldb.OpenFile(dir, o)
+	db, stor, err := openDB(dir, o)
 	if err != nil {
 		return false
 	}
-	return db.Close() == nil
+	return closeDB(db, stor) == nil
 }
 
 // journalBytes is the size of goleveldb's journal files in dir.

@@ -16,7 +16,9 @@
 // little-endian.
 //
 //	key            value
-//	'p' || hash    page: merkle.PageSize bytes; DomainPage.Sum(value) == hash
+//	'p' || hash    page: merkle.PageSize bytes, or 0x01 || snappy block of
+//	               the page when shorter (pagecodec.go); DomainPage.Sum(page)
+//	               == hash
 //	'm' || hash    memory-tree inner node: left || right (64 bytes);
 //	               DomainMemoryNode.Sum2(left, right) == hash
 //	's' || hash    state-tree node: left || right (64 bytes, DomainStateNode.Sum2)
@@ -28,7 +30,8 @@
 //	'r' || root    commit record of the state root (encoding below)
 //	'H'            head: version (1 byte, = 1) || root (32) || CRC-32C (4)
 //	'V'            format version: "WSPS" || uint32 FormatVersion; written when
-//	               the database is created, checked at every open
+//	               the database is created, checked at every open (1 is
+//	               accepted and moved to 2 by a writer, see FormatVersion)
 //	'G'            present only while a GC sweep runs: version (1 byte, = 1) ||
 //	               n (uint32) || n pinned roots (32 each) || CRC-32C (4)
 //	'x' || key     engine-owned opaque blob (e.g. compiled code):
@@ -77,8 +80,16 @@ import (
 )
 
 // FormatVersion is the version of the key layout and record encodings this
-// package reads and writes.
-const FormatVersion = 1
+// package writes. Version 2 may store a page compressed (pagecodec.go);
+// a version 1 store is a valid version 2 store (its pages are all stored
+// as they are), so Open reads one as it is and, when it opens it for
+// writing, moves its version record to 2 before anything is written: from
+// then on a build that reads only version 1 refuses it (ErrVersion)
+// instead of misreading a compressed page as a damaged one.
+const FormatVersion = 2
+
+// minFormatVersion is the oldest format version Open accepts.
+const minFormatVersion = 1
 
 // versionMagic starts the 'V' record so that a foreign database with a 'V'
 // key is not mistaken for an old pagestore.
@@ -151,6 +162,8 @@ type Store struct {
 	journalReport *JournalReport
 	// readOnly: opened with Options.ReadOnly.
 	readOnly bool
+	// pageScratch holds a page being compressed for the backend (under mu).
+	pageScratch []byte
 }
 
 // Open opens a store in a goleveldb database in dir, with LevelDBOptions.
@@ -312,8 +325,16 @@ func (s *Store) checkVersion() error {
 	if len(v) != len(versionMagic)+4 || string(v[:len(versionMagic)]) != versionMagic {
 		return &VersionError{Want: FormatVersion, Reason: fmt.Sprintf("version record %x is not a pagestore's", v)}
 	}
-	if got := binary.LittleEndian.Uint32(v[len(versionMagic):]); got != FormatVersion {
+	got := binary.LittleEndian.Uint32(v[len(versionMagic):])
+	if got < minFormatVersion || got > FormatVersion {
 		return &VersionError{Found: got, Want: FormatVersion}
+	}
+	if got < FormatVersion && !s.readOnly {
+		b := s.kv.NewBatch()
+		b.Put(key, encodeVersion())
+		if err := s.kv.Write(b, true); err != nil {
+			return fmt.Errorf("pagestore: open: upgrade format version %d to %d: %w", got, FormatVersion, err)
+		}
 	}
 	return nil
 }
@@ -372,6 +393,11 @@ func (s *Store) read(key objKey) ([]byte, error) {
 		return nil, &CorruptionError{Kind: k, Key: h, Reason: "backend reports damage", Err: err}
 	case err != nil:
 		return nil, fmt.Errorf("pagestore: read %s %s: %w", k, h, err)
+	}
+	if k == KindPage {
+		if v, err = decodePage(v); err != nil {
+			return nil, &CorruptionError{Kind: k, Key: h, Reason: err.Error()}
+		}
 	}
 	if cerr := verify(k, h, v); cerr != nil {
 		return nil, cerr

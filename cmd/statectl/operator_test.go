@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -268,10 +269,10 @@ func TestCallWithDriver(t *testing.T) {
 func TestVersion(t *testing.T) {
 	var v versionJSON
 	okJSON(t, "", &v, "version")
-	if v.Go == "" || v.StoreFormat != 1 || v.ProofVersion != 1 || v.Wasmtime != v.WasmtimeCache {
+	if v.Go == "" || v.StoreFormat != pagestore.FormatVersion || v.ProofVersion != 1 || v.Wasmtime != v.WasmtimeCache {
 		t.Errorf("version: %+v (wasmtime-go linked %s, engine cache key %s)", v, v.Wasmtime, v.WasmtimeCache)
 	}
-	if r := ok(t, "", "--version"); !strings.Contains(r.stdout, "store format   1") {
+	if r := ok(t, "", "--version"); !strings.Contains(r.stdout, "store format   "+strconv.Itoa(pagestore.FormatVersion)) {
 		t.Errorf("--version:\n%s", r.stdout)
 	}
 }
