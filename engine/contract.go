@@ -182,8 +182,15 @@ func (c *contract) newTrackerAt(base unsafe.Pointer, length, size uint64) error 
 	}
 	if c.s.witnessMode() {
 		// Compare would read every page (and a fallback to it would
-		// hide which were touched): uffd-wp or nothing.
+		// hide which were touched): uffd-wp or nothing, or in a replay
+		// the compare of the few pages the witness holds (replaytrack.go).
 		kind, c.trackerSmall = dirty.UffdWP, false
+		if c.s.replay != nil {
+			if t := c.s.replay.presentTracker(c, base, length); t != nil {
+				c.tracker = t
+				return nil
+			}
+		}
 		t, err := create(kind, base, length)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrWitnessUnsupported, err)
@@ -252,6 +259,7 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 		return nil, fmt.Errorf("%w: contract memory of %d bytes exceeds the cap of %d", ErrMemoryLimit, leaf.MemoryLen, s.e.opts.MaxMemoryBytes)
 	}
 	if s.replay != nil {
+		defer s.replay.timeSetup(time.Now())
 		if c, err := s.replay.reuse(s, leaf); c != nil || err != nil {
 			return c, err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/wasmstate/wasmstate/merkle"
 	"github.com/wasmstate/wasmstate/pagestore"
@@ -59,6 +60,29 @@ type ReplayResult struct {
 	// the replay proves that these operations lead from pre to post, so
 	// compare it with what the block commits to.
 	OpsDigest merkle.Hash
+	// Timings is where the replay's wall time went.
+	Timings ReplayTimings
+}
+
+// ReplayTimings splits a replay's wall time into its phases. Setup and
+// TouchCheck happen between and inside the operations and are not part
+// of Calls.
+type ReplayTimings struct {
+	// Check: the witness checked against the pre-root (its pages and
+	// nodes hashed, SPEC.md §17.4).
+	Check time.Duration
+	// Store: the partial store built from the checked witness.
+	Store time.Duration
+	// Setup: the contracts loaded (instance, memory filled from the
+	// witness, tracker), summed over the contracts.
+	Setup time.Duration
+	// Calls: the operations run, without Setup and TouchCheck.
+	Calls time.Duration
+	// TouchCheck: the checks that no memory populated a page the witness
+	// lacks.
+	TouchCheck time.Duration
+	// PostRoot: the post-root computed.
+	PostRoot time.Duration
 }
 
 // replayer serves a replay session's memories from the witness.
@@ -73,7 +97,12 @@ type replayer struct {
 	err error
 	// kept: instances kept from the Replayer's last replay (replaypool.go).
 	kept map[merkle.ContractID]*contract
+	// setup sums the time spent loading contracts (ReplayTimings.Setup).
+	setup time.Duration
 }
+
+// timeSetup adds the time since t0 to the setup time (deferred by load).
+func (r *replayer) timeSetup(t0 time.Time) { r.setup += time.Since(t0) }
 
 // Replayer re-executes witnesses. It keeps compiled modules from one
 // replay to the next, so a verifier checking block after block compiles
@@ -141,10 +170,14 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 	if w.PostRoot != post {
 		return nil, fmt.Errorf("%w: the witness claims post-root %s, not %s", witness.ErrInvalid, w.PostRoot, post)
 	}
+	var tm ReplayTimings
+	t0 := time.Now()
 	ck, err := w.Check()
 	if err != nil {
 		return nil, err
 	}
+	t1 := time.Now()
+	tm.Check = t1.Sub(t0)
 	b := pagestore.NewHashedBatch()
 	w.Expand(batchObjects{b})
 	if err := addCode(b, w, ck, rp.code); err != nil {
@@ -157,6 +190,7 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 	if err != nil {
 		return nil, fmt.Errorf("%w: replay store: %w", ErrInternal, err)
 	}
+	tm.Store = time.Since(t1)
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	e := rp.e
@@ -190,13 +224,17 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 		s.Close()
 	}()
 	res := &ReplayResult{Ops: len(w.Ops), Pages: w.PageCount(), Contracts: len(w.Contracts), OpsDigest: witness.OpsDigest(w.Ops)}
+	t2 := time.Now()
 	for i := range w.Ops {
 		op := &w.Ops[i]
 		got, err := s.replayOp(ctx, op)
 		if errors.Is(err, ErrInterrupted) {
 			return nil, err
 		}
-		if terr := r.checkTouched(s); terr != nil {
+		tc := time.Now()
+		terr := r.checkTouched(s)
+		tm.TouchCheck += time.Since(tc)
+		if terr != nil {
 			return nil, fmt.Errorf("op %d (%s): %w", i, op.Kind, terr)
 		}
 		if err != nil {
@@ -207,10 +245,15 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 		}
 		res.GasSpent += got.GasSpent
 	}
+	t3 := time.Now()
+	tm.Setup = r.setup
+	tm.Calls = t3.Sub(t2) - tm.Setup - tm.TouchCheck
 	root, err := s.Root()
 	if err != nil {
 		return nil, replayErr(len(w.Ops), err)
 	}
+	tm.PostRoot = time.Since(t3)
+	res.Timings = tm
 	if root != post {
 		return nil, fmt.Errorf("%w: the operations lead to %s, the witness claims %s", witness.ErrMismatch, root, post)
 	}
@@ -380,12 +423,14 @@ func (s *Session) loadMemory(c *contract, mem []byte) (mapped bool, err error) {
 	return s.e.loadMemory(c.id, root, length, mem, c.mod.info.DataRanges, c.pages)
 }
 
-// batchObjects puts a witness's objects into a batch.
+// batchObjects puts a witness's objects into a batch. Pages go in
+// without a copy: the witness is not changed while it replays, and the
+// replay's store, which holds them, is closed when the replay ends.
 type batchObjects struct{ b *pagestore.Batch }
 
 func (o batchObjects) PutMemoryNode(h, l, r merkle.Hash)      { o.b.PutMemoryNode(h, l, r) }
 func (o batchObjects) PutStateNode(h merkle.Hash, enc []byte) { o.b.PutStateNode(h, enc) }
-func (o batchObjects) PutPage(h merkle.Hash, page []byte)     { o.b.PutPage(h, page) }
+func (o batchObjects) PutPage(h merkle.Hash, page []byte)     { o.b.PutPageOwned(h, page) }
 func (o batchObjects) PutGlobals(h merkle.Hash, enc []byte)   { o.b.PutGlobals(h, enc) }
 func (o batchObjects) PutOwner(h merkle.Hash, owner []byte)   { o.b.PutOwner(h, owner) }
 
