@@ -390,7 +390,7 @@ func (r *replayer) loadMemory(c *contract, length uint64, mem []byte) error {
 		return fmt.Errorf("%w: contract %s was loaded, but the witness holds none of its memory", witness.ErrIncomplete, c.id)
 	}
 	n := min(uint64(len(mem)), length)
-	if err := freshOver(mem[:n]); err != nil {
+	if err := resetMemory(c, mem[:n]); err != nil {
 		return fmt.Errorf("%w: replay memory: %w", ErrWitnessUnsupported, err)
 	}
 	for p, data := range pages {

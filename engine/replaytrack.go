@@ -28,6 +28,10 @@ const presentTrackMax = 32
 type presentTracker struct {
 	base   unsafe.Pointer
 	length uint64
+	// fresh is the length from base that the replay mapped fresh
+	// (freshOver) before the tracker started: the next replay reusing the
+	// instance can drop those pages instead of mapping them again.
+	fresh uint64
 	// base: the pages' contents when the tracker started, for pages the
 	// tracker has not reported since (absent: zero).
 	start map[uint64][]byte
@@ -47,7 +51,8 @@ func (r *replayer) presentTracker(c *contract, base unsafe.Pointer, length uint6
 	if !ok || c.isNew || len(pages) > presentTrackMax {
 		return nil
 	}
-	t := &presentTracker{base: base, length: length, start: pages, seen: map[uint64][]byte{}}
+	fresh := min(length, c.baseLeaf.MemoryLen) // loadMemory's range
+	t := &presentTracker{base: base, length: length, fresh: fresh, start: pages, seen: map[uint64][]byte{}}
 	for i, p := range c.pages { // a reload: the session's copies differ from the witness
 		t.seen[i] = bytes.Clone(p)
 	}
@@ -104,4 +109,15 @@ func (t *presentTracker) Collect(dst []uint64) ([]uint64, error) {
 func (t *presentTracker) Close() error {
 	t.closed = true
 	return nil
+}
+
+// resetMemory makes mem, the first bytes of c's memory, fresh unpopulated
+// pages: dropped in place when c's last tracker was a presentTracker over
+// the same range (no userfaultfd registered, already fresh), else mapped
+// anew (freshOver).
+func resetMemory(c *contract, mem []byte) error {
+	if t, ok := c.tracker.(*presentTracker); ok && t.base == unsafe.Pointer(unsafe.SliceData(mem)) && uint64(len(mem)) <= t.fresh {
+		return dropPages(mem)
+	}
+	return freshOver(mem)
 }
