@@ -84,6 +84,20 @@ func (b *MemoryBackend) lookup(key []byte) ([]byte, bool) {
 	return v, ok
 }
 
+// getShared returns the stored value of an object key itself (a partial
+// store's read, partial.go): the caller must not modify it.
+func (b *MemoryBackend) getShared(key objKey) ([]byte, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, false
+	}
+	if i := b.index.get(&key); i != 0 {
+		return b.entry(i).val, true
+	}
+	return nil, false
+}
+
 // Get implements Backend.
 func (b *MemoryBackend) Get(key []byte) ([]byte, error) {
 	b.mu.RLock()

@@ -11,7 +11,8 @@ import "fmt"
 // witness does not hold fails with ErrNotFound (merkle.ErrMissingNode for
 // tree nodes). Unlike a store built by commits, subtrees may be incomplete:
 // never sync, collect or fsck one. Later commits to it go through Commit's
-// usual checks.
+// usual checks. Reads other than of code are not verified (the caller
+// staged each object under the hash it computed) nor cached.
 func OpenPartial(b *Batch, o *Options) (*Store, error) {
 	kv := NewMemoryBackend()
 	s, err := NewStore(kv, o)
@@ -35,5 +36,18 @@ func OpenPartial(b *Batch, o *Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("pagestore: open partial store: %w", err)
 	}
+	s.partial = kv
 	return s, nil
+}
+
+// partialGet reads an object of a partial store from its backend, with
+// no copy, check or cache: the objects were staged under the hashes the
+// caller computed from them when it verified them, and the backend is
+// memory already. Code, which may come from elsewhere, is read as in any
+// store (Store.get).
+func (s *Store) partialGet(key objKey) ([]byte, error) {
+	if v, ok := s.partial.getShared(key); ok {
+		return v, nil
+	}
+	return nil, &NotFoundError{Kind: key.kind(), Key: key.hash()}
 }
