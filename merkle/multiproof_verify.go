@@ -253,13 +253,17 @@ func (p *MemoryMultiProof) root(sink Sink) (Hash, []Hash, error) {
 	if len(p.Data) != len(p.Pages) {
 		return Hash{}, nil, invalid("%d pages, %d page contents", len(p.Pages), len(p.Data))
 	}
+	hs := make([]Hash, len(p.Pages))
 	for i, pg := range p.Data {
-		if pg != nil && len(pg) != PageSize {
+		switch {
+		case pg == nil:
+			hs[i] = emptyMemory[0]
+		case len(pg) != PageSize:
 			return Hash{}, nil, invalid("page %d has %d bytes", p.Pages[i], len(pg))
+		default:
+			hs[i] = DomainPage.Sum(pg)
 		}
 	}
-	hs := make([]Hash, len(p.Pages))
-	hashPages(hs, p.Data)
 	root, err := p.rebuild(hs, sink)
 	return root, hs, err
 }

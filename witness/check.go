@@ -2,8 +2,6 @@ package witness
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 
 	"github.com/wasmstate/wasmstate/merkle"
 )
@@ -36,7 +34,6 @@ func (w *Witness) Check() (*Checked, error) {
 			ck.Leaves[id] = *leaves[i]
 		}
 	}
-	roots := w.memoryRoots()
 	for _, id := range w.State.IDs {
 		c := w.Contracts[id]
 		if c == nil {
@@ -52,7 +49,7 @@ func (w *Witness) Check() (*Checked, error) {
 		if merkle.HashOwner(c.Owner) != leaf.OwnerHash {
 			return nil, fmt.Errorf("%w: owner of %s does not match its leaf", ErrInvalid, id)
 		}
-		root, err := roots[id].root, roots[id].err
+		root, err := c.Memory.Root()
 		if err != nil {
 			return nil, fmt.Errorf("%w: memory proof of %s: %w", ErrInvalid, id, err)
 		}
@@ -71,52 +68,6 @@ func (w *Witness) Check() (*Checked, error) {
 		}
 	}
 	return ck, nil
-}
-
-type memoryRoot struct {
-	root merkle.Hash
-	err  error
-}
-
-// contractsPerWorker is the fewest contracts worth a goroutine of their
-// own in memoryRoots: a memory proof of a page or two costs about 10 µs
-// (its path's 30 nodes), starting a goroutine about 1.
-const contractsPerWorker = 4
-
-// memoryRoots computes the root of every contract's memory proof, on up
-// to GOMAXPROCS goroutines when there are many: the same CPU time, less
-// wall time. Check judges the results in its own order, so the verdict
-// does not depend on which finished first.
-func (w *Witness) memoryRoots() map[merkle.ContractID]memoryRoot {
-	ids := make([]merkle.ContractID, 0, len(w.Contracts))
-	for id := range w.Contracts {
-		ids = append(ids, id)
-	}
-	out := make([]memoryRoot, len(ids))
-	run := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if c := w.Contracts[ids[i]]; c != nil {
-				out[i].root, out[i].err = c.Memory.Root()
-			}
-		}
-	}
-	k := min(runtime.GOMAXPROCS(0), len(ids)/contractsPerWorker)
-	if k < 2 {
-		run(0, len(ids))
-	} else {
-		var wg sync.WaitGroup
-		per := (len(ids) + k - 1) / k
-		for lo := per; lo < len(ids); lo += per {
-			wg.Go(func() { run(lo, min(lo+per, len(ids))) })
-		}
-		run(0, per)
-		wg.Wait()
-	}
-	m := make(map[merkle.ContractID]memoryRoot, len(ids))
-	for i, id := range ids {
-		m[id] = out[i]
-	}
-	return m
 }
 
 func (w *Witness) usesCode(ck *Checked, h merkle.Hash) bool {
