@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -393,12 +394,34 @@ func (r *replayer) loadMemory(c *contract, length uint64, mem []byte) error {
 	if err := resetMemory(c, mem[:n]); err != nil {
 		return fmt.Errorf("%w: replay memory: %w", ErrWitnessUnsupported, err)
 	}
+	populateRuns(mem[:n], pages)
 	for p, data := range pages {
 		if data != nil && (p+1)*merkle.PageSize <= n {
 			copy(mem[p*merkle.PageSize:], data)
 		}
 	}
 	return nil
+}
+
+// populateRuns populates, one run of consecutive pages at a time, the
+// non-zero witness pages about to be copied into mem: the kernel fills a
+// run in one call instead of taking a fault per page.
+func populateRuns(mem []byte, pages map[uint64][]byte) {
+	idx := make([]uint64, 0, len(pages))
+	for p, data := range pages {
+		if data != nil && (p+1)*merkle.PageSize <= uint64(len(mem)) {
+			idx = append(idx, p)
+		}
+	}
+	slices.Sort(idx)
+	for i := 0; i < len(idx); {
+		j := i + 1
+		for j < len(idx) && idx[j] == idx[j-1]+1 {
+			j++
+		}
+		populate(mem[idx[i]*merkle.PageSize : (idx[j-1]+1)*merkle.PageSize])
+		i = j
+	}
 }
 
 // loadMemory fills the memory of a fresh instance of c with its state at

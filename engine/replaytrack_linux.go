@@ -11,3 +11,7 @@ func dropPages(mem []byte) error {
 	}
 	return unix.Madvise(mem, unix.MADV_DONTNEED)
 }
+
+// populate asks the kernel to map writable pages over mem now (best
+// effort: a kernel without MADV_POPULATE_WRITE faults them in later).
+func populate(mem []byte) { _ = unix.Madvise(mem, unix.MADV_POPULATE_WRITE) }
