@@ -16,7 +16,7 @@ import (
 
 // Stateless replay (SPEC.md §17.5): a witness is checked against the
 // pre-root, its objects become a store held in memory that holds nothing
-// else (pagestore.OpenPartial), and the recorded operations run there on a
+// else (pagestore.Partial), and the recorded operations run there on a
 // fresh engine. Each contract's memory is an image of exactly its witness
 // pages; after every operation the pages each memory has populated are
 // compared with the witness's, so a read of a page the witness lacks is
@@ -179,15 +179,15 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 	}
 	t1 := time.Now()
 	tm.Check = t1.Sub(t0)
-	b := pagestore.NewHashedBatch()
-	w.Expand(batchObjects{b})
+	b := pagestore.NewPartial(4*w.PageCount() + 8*len(w.Contracts) + len(w.State.Nodes))
+	w.Expand(b)
 	if err := addCode(b, w, ck, rp.code); err != nil {
 		return nil, err
 	}
 	if pre != merkle.EmptyState() {
-		b.SetCommit(pagestore.CommitRecord{Root: pre})
+		b.SetCommit(pre)
 	}
-	st, err := pagestore.OpenPartial(b, &pagestore.Options{})
+	st, err := b.Open(&pagestore.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%w: replay store: %w", ErrInternal, err)
 	}
@@ -446,21 +446,10 @@ func (s *Session) loadMemory(c *contract, mem []byte) (mapped bool, err error) {
 	return s.e.loadMemory(c.id, root, length, mem, c.mod.info.DataRanges, c.pages)
 }
 
-// batchObjects puts a witness's objects into a batch. Pages go in
-// without a copy: the witness is not changed while it replays, and the
-// replay's store, which holds them, is closed when the replay ends.
-type batchObjects struct{ b *pagestore.Batch }
-
-func (o batchObjects) PutMemoryNode(h, l, r merkle.Hash)      { o.b.PutMemoryNode(h, l, r) }
-func (o batchObjects) PutStateNode(h merkle.Hash, enc []byte) { o.b.PutStateNode(h, enc) }
-func (o batchObjects) PutPage(h merkle.Hash, page []byte)     { o.b.PutPageOwned(h, page) }
-func (o batchObjects) PutGlobals(h merkle.Hash, enc []byte)   { o.b.PutGlobals(h, enc) }
-func (o batchObjects) PutOwner(h merkle.Hash, owner []byte)   { o.b.PutOwner(h, owner) }
-
 // addCode stages the code of every loaded contract and deploy, from the
 // witness or the code source; code found nowhere is left out (a replay
 // that needs it fails as incomplete).
-func addCode(b *pagestore.Batch, w *witness.Witness, ck *witness.Checked, src CodeSource) error {
+func addCode(b *pagestore.Partial, w *witness.Witness, ck *witness.Checked, src CodeSource) error {
 	need := map[merkle.Hash]bool{}
 	for id := range w.Contracts {
 		need[ck.Leaves[id].CodeHash] = true
