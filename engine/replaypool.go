@@ -57,6 +57,9 @@ func (rp *Replayer) keepPool(s *Session, accepted bool) {
 		}
 		return
 	}
+	// The kept contracts leave the session, so its Close would not give
+	// their page copies back for the next replay's (reuse clears them).
+	s.releasePages()
 	p := &replayPool{wstore: s.wstore, owner: s.owner, instances: s.instances, contracts: kept}
 	if p.contracts == nil {
 		p.contracts = map[merkle.ContractID]*contract{}
