@@ -179,7 +179,9 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 	}
 	t1 := time.Now()
 	tm.Check = t1.Sub(t0)
-	b := pagestore.NewPartial(4*w.PageCount() + 8*len(w.Contracts) + len(w.State.Nodes))
+	// Objects: per contract its path's nodes, globals and owner; per page
+	// itself and its share of the nodes below the paths' meeting points.
+	b := pagestore.NewPartial((merkle.MemoryTreeHeight+2)*len(w.Contracts) + 2*w.PageCount() + len(w.State.Nodes) + len(w.Code) + 8)
 	w.Expand(b)
 	if err := addCode(b, w, ck, rp.code); err != nil {
 		return nil, err
@@ -405,7 +407,11 @@ func (r *replayer) loadMemory(c *contract, length uint64, mem []byte) error {
 
 // populateRuns populates, one run of consecutive pages at a time, the
 // non-zero witness pages about to be copied into mem: the kernel fills a
-// run in one call instead of taking a fault per page.
+// run in one call instead of taking a fault per page. Shorter runs than
+// populateRun pages are left to fault: a call costs about as much as a
+// few faults.
+const populateRun = 4
+
 func populateRuns(mem []byte, pages map[uint64][]byte) {
 	idx := make([]uint64, 0, len(pages))
 	for p, data := range pages {
@@ -419,7 +425,9 @@ func populateRuns(mem []byte, pages map[uint64][]byte) {
 		for j < len(idx) && idx[j] == idx[j-1]+1 {
 			j++
 		}
-		populate(mem[idx[i]*merkle.PageSize : (idx[j-1]+1)*merkle.PageSize])
+		if j-i >= populateRun {
+			populate(mem[idx[i]*merkle.PageSize : (idx[j-1]+1)*merkle.PageSize])
+		}
 		i = j
 	}
 }
