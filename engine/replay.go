@@ -393,7 +393,8 @@ func (r *replayer) loadMemory(c *contract, length uint64, mem []byte) error {
 		return fmt.Errorf("%w: contract %s was loaded, but the witness holds none of its memory", witness.ErrIncomplete, c.id)
 	}
 	n := min(uint64(len(mem)), length)
-	if err := resetMemory(c, mem[:n]); err != nil {
+	var err error
+	if r.buf, err = resetMemory(c, mem[:n], pages, r.buf); err != nil {
 		return fmt.Errorf("%w: replay memory: %w", ErrWitnessUnsupported, err)
 	}
 	populateRuns(mem[:n], pages)

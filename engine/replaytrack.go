@@ -111,13 +111,35 @@ func (t *presentTracker) Close() error {
 	return nil
 }
 
-// resetMemory makes mem, the first bytes of c's memory, fresh unpopulated
-// pages: dropped in place when c's last tracker was a presentTracker over
-// the same range (no userfaultfd registered, already fresh), else mapped
-// anew (freshOver).
-func resetMemory(c *contract, mem []byte) error {
-	if t, ok := c.tracker.(*presentTracker); ok && t.base == unsafe.Pointer(unsafe.SliceData(mem)) && uint64(len(mem)) <= t.fresh {
-		return dropPages(mem)
+// resetMemory makes mem, the first bytes of c's memory, hold no populated
+// page but those of pages (the witness's, about to be copied in). When
+// c's last tracker was a presentTracker over the same range (no
+// userfaultfd registered, already fresh), the populated pages the witness
+// lacks are dropped in place and the others stay, to be overwritten;
+// otherwise the range is mapped anew (freshOver).
+func resetMemory(c *contract, mem []byte, pages map[uint64][]byte, buf []uint64) ([]uint64, error) {
+	base := unsafe.Pointer(unsafe.SliceData(mem))
+	t, ok := c.tracker.(*presentTracker)
+	if !ok || t.base != base || uint64(len(mem)) > t.fresh {
+		return buf, freshOver(mem)
 	}
-	return freshOver(mem)
+	buf, err := dirty.Present(buf[:0], base, uint64(len(mem)))
+	if err != nil {
+		return buf, err
+	}
+	for i := 0; i < len(buf); {
+		if pages[buf[i]] != nil {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(buf) && buf[j] == buf[j-1]+1 && pages[buf[j]] == nil {
+			j++
+		}
+		if err := dropPages(mem[buf[i]*merkle.PageSize : (buf[j-1]+1)*merkle.PageSize]); err != nil {
+			return buf, err
+		}
+		i = j
+	}
+	return buf, nil
 }
