@@ -21,7 +21,7 @@ import (
 // presentTrackMax is the most witness pages of a contract for which a
 // replay tracks its memory with a presentTracker: the compares of a
 // Collect then cost at most that many 4 KiB comparisons (≈ 5 µs).
-const presentTrackMax = 32
+var presentTrackMax = 32
 
 // presentTracker is a dirty.Tracker for a replayed memory that compares
 // the populated pages with their contents at the last Collect.
