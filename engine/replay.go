@@ -369,9 +369,17 @@ func (r *replayer) checkContract(c *contract) error {
 	if !ok || c.isNew || c.inst == nil {
 		return nil
 	}
+	// A present-tracked memory was scanned as its last frame ended.
 	var err error
-	if r.buf, err = c.touchedPages(r.buf[:0], preLen); err != nil {
-		return fmt.Errorf("%w: pages touched by %s: %w", ErrInternal, c.id, err)
+	var scanned bool
+	if t, isPresent := c.tracker.(*presentTracker); isPresent {
+		n := min(uint64(len(c.memory())), preLen) &^ (merkle.PageSize - 1)
+		r.buf, scanned = t.populated(r.buf[:0], n)
+	}
+	if !scanned {
+		if r.buf, err = c.touchedPages(r.buf[:0], preLen); err != nil {
+			return fmt.Errorf("%w: pages touched by %s: %w", ErrInternal, c.id, err)
+		}
 	}
 	pages := r.pages[c.id]
 	for _, p := range r.buf {

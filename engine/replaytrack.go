@@ -36,9 +36,11 @@ type presentTracker struct {
 	// tracker has not reported since (absent: zero).
 	start map[uint64][]byte
 	// seen: the contents at the last Collect of each page reported since.
-	seen   map[uint64][]byte
-	buf    []uint64
-	closed bool
+	seen map[uint64][]byte
+	// buf holds the populated pages as of the last Collect, if scanned.
+	buf     []uint64
+	scanned bool
+	closed  bool
 }
 
 // presentTracker returns a tracker for c's memory of length bytes at
@@ -68,7 +70,7 @@ func (t *presentTracker) Resize(base unsafe.Pointer, length uint64) error {
 	if uintptr(base)&(merkle.PageSize-1) != 0 || length&(merkle.PageSize-1) != 0 {
 		return dirty.ErrAlignment
 	}
-	t.base, t.length = base, length
+	t.base, t.length, t.scanned = base, length, false
 	return nil
 }
 
@@ -80,9 +82,11 @@ func (t *presentTracker) Collect(dst []uint64) ([]uint64, error) {
 		return dst, dirty.ErrClosed
 	}
 	var err error
+	t.scanned = false
 	if t.buf, err = dirty.Present(t.buf[:0], t.base, t.length); err != nil {
 		return dst, err
 	}
+	t.scanned = true
 	mem := unsafe.Slice((*byte)(t.base), t.length)
 	for _, i := range t.buf {
 		cur := mem[i*merkle.PageSize : (i+1)*merkle.PageSize]
@@ -104,6 +108,24 @@ func (t *presentTracker) Collect(dst []uint64) ([]uint64, error) {
 		dst = append(dst, i)
 	}
 	return dst, nil
+}
+
+// populated appends the pages below length populated as of the last
+// Collect, and reports whether there was one. The engine touches a
+// contract's memory only in its frames, each of which ends with a Collect
+// (so does a revert's restore), so after an operation these are the
+// pages it populated: the replay's check of touched pages needs no scan
+// of its own.
+func (t *presentTracker) populated(dst []uint64, length uint64) ([]uint64, bool) {
+	if !t.scanned || t.closed {
+		return dst, false
+	}
+	for _, p := range t.buf {
+		if (p+1)*merkle.PageSize <= length {
+			dst = append(dst, p)
+		}
+	}
+	return dst, true
 }
 
 func (t *presentTracker) Close() error {
