@@ -390,11 +390,11 @@ func (r *replayer) checkContract(c *contract) error {
 	return nil
 }
 
-// loadMemory puts c's witness pages into mem, a fresh instance's memory
-// (length bytes at the pre-root): over fresh unpopulated pages, so that
-// afterwards the populated pages are those written here (all in the
-// witness) and those the execution touched. Copying costs less than an
-// image here: the pages are few and about to be touched.
+// loadMemory puts c's witness pages into mem, an instance's memory
+// (length bytes at the pre-root): over pages none of which is populated
+// but witness pages (resetMemory), so that afterwards the populated pages
+// are witness pages and those the execution touched. Copying costs less
+// than an image here: the pages are few and about to be touched.
 func (r *replayer) loadMemory(c *contract, length uint64, mem []byte) error {
 	pages, ok := r.pages[c.id]
 	if !ok {
@@ -414,13 +414,13 @@ func (r *replayer) loadMemory(c *contract, length uint64, mem []byte) error {
 	return nil
 }
 
-// populateRuns populates, one run of consecutive pages at a time, the
-// non-zero witness pages about to be copied into mem: the kernel fills a
-// run in one call instead of taking a fault per page. Shorter runs than
-// populateRun pages are left to fault: a call costs about as much as a
-// few faults.
+// populateRun is the shortest run of pages populateRuns populates ahead:
+// a madvise call costs about as much as a few page faults.
 const populateRun = 4
 
+// populateRuns populates, one run of consecutive pages at a time, the
+// non-zero witness pages about to be copied into mem: the kernel fills a
+// run in one call instead of taking a fault per page.
 func populateRuns(mem []byte, pages map[uint64][]byte) {
 	idx := make([]uint64, 0, len(pages))
 	for p, data := range pages {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"unsafe"
 
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
 	"github.com/wasmstate/wasmstate/engine/dirty"
 	"github.com/wasmstate/wasmstate/merkle"
 )
@@ -28,11 +30,13 @@ var presentTrackMax = 32
 type presentTracker struct {
 	base   unsafe.Pointer
 	length uint64
-	// fresh is the length from base that the replay mapped fresh
-	// (freshOver) before the tracker started: the next replay reusing the
-	// instance can drop those pages instead of mapping them again.
+	// mem is the wasm memory tracked, and fresh the length from base that
+	// the replay made fresh (resetMemory) before the tracker started: the
+	// next replay reusing the instance can drop those pages instead of
+	// mapping them again, if the memory is still this one.
+	mem   *wasmtime.Memory
 	fresh uint64
-	// base: the pages' contents when the tracker started, for pages the
+	// start: the pages' contents when the tracker started, for pages the
 	// tracker has not reported since (absent: zero).
 	start map[uint64][]byte
 	// seen: the contents at the last Collect of each page reported since.
@@ -54,7 +58,7 @@ func (r *replayer) presentTracker(c *contract, base unsafe.Pointer, length uint6
 		return nil
 	}
 	fresh := min(length, c.baseLeaf.MemoryLen) // loadMemory's range
-	t := &presentTracker{base: base, length: length, fresh: fresh, start: pages, seen: map[uint64][]byte{}}
+	t := &presentTracker{base: base, length: length, mem: c.mem, fresh: fresh, start: pages, seen: map[uint64][]byte{}}
 	for i, p := range c.pages { // a reload: the session's copies differ from the witness
 		t.seen[i] = bytes.Clone(p)
 	}
@@ -135,14 +139,16 @@ func (t *presentTracker) Close() error {
 
 // resetMemory makes mem, the first bytes of c's memory, hold no populated
 // page but those of pages (the witness's, about to be copied in). When
-// c's last tracker was a presentTracker over the same range (no
-// userfaultfd registered, already fresh), the populated pages the witness
-// lacks are dropped in place and the others stay, to be overwritten;
-// otherwise the range is mapped anew (freshOver).
+// c's last tracker was a presentTracker over the same range of the same
+// memory (no userfaultfd registered, made fresh by the last replay), the
+// populated pages the witness lacks are dropped in place and the others
+// stay, to be overwritten; otherwise the range is mapped anew (freshOver).
+// A memory of a new instance (a reload, a move to a new wasmtime store)
+// is always mapped anew, even at the same address.
 func resetMemory(c *contract, mem []byte, pages map[uint64][]byte, buf []uint64) ([]uint64, error) {
 	base := unsafe.Pointer(unsafe.SliceData(mem))
 	t, ok := c.tracker.(*presentTracker)
-	if !ok || t.base != base || uint64(len(mem)) > t.fresh {
+	if !ok || t.mem != c.mem || t.base != base || uint64(len(mem)) > t.fresh {
 		return buf, freshOver(mem)
 	}
 	buf, err := dirty.Present(buf[:0], base, uint64(len(mem)))
