@@ -160,13 +160,15 @@ func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.
 	}
 	med := medians{}
 	for _, v := range []struct {
-		name string
-		o    engine.Options
-		run  func(*engine.Engine, engine.SessionOptions) (*engine.Session, error)
+		name   string
+		o      engine.Options
+		run    func(*engine.Engine, engine.SessionOptions) (*engine.Session, error)
+		commit bool // the synced commit is timed too (the node's whole block)
 	}{
-		{"exec-calls", engine.Options{Logger: quiet}, runCalls},
-		{"exec-warm", engine.Options{Logger: quiet}, run},
-		{"exec-cold", engine.Options{Logger: quiet, WarmSets: -1}, run},
+		{"exec-calls", engine.Options{Logger: quiet}, runCalls, false},
+		{"exec-warm", engine.Options{Logger: quiet}, run, false},
+		{"exec-cold", engine.Options{Logger: quiet, WarmSets: -1}, run, false},
+		{"block", engine.Options{Logger: quiet}, run, true},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			e, err := engine.Open(ctx, dir, v.o)
@@ -185,6 +187,9 @@ func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.
 			for b.Loop() {
 				l.start()
 				s, err := v.run(e, engine.SessionOptions{})
+				if err == nil && v.commit {
+					_, err = s.Commit(ctx)
+				}
 				l.stop()
 				if err != nil {
 					b.Fatal(err)
@@ -195,35 +200,6 @@ func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.
 			med.add(v.name, wall, cpu)
 		})
 	}
-	b.Run("block", func(b *testing.B) {
-		e, err := engine.Open(ctx, dir, engine.Options{Logger: quiet})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer e.Close()
-		s, err := run(e, engine.SessionOptions{}) // untimed: compile, images
-		if err != nil {
-			b.Fatal(err)
-		}
-		s.Close()
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		l := lap{thread: true}
-		for b.Loop() {
-			l.start()
-			s, err := run(e, engine.SessionOptions{})
-			if err == nil {
-				_, err = s.Commit(ctx)
-			}
-			l.stop()
-			if err != nil {
-				b.Fatal(err)
-			}
-			s.Close()
-		}
-		wall, cpu := l.nsPerOp(b)
-		med.add("block", wall, cpu)
-	})
 	b.Run("commit", func(b *testing.B) {
 		e, err := engine.Open(ctx, dir, engine.Options{Logger: quiet})
 		if err != nil {
