@@ -196,6 +196,9 @@ func (c *contract) newTrackerAt(base unsafe.Pointer, length, size uint64) error 
 			return fmt.Errorf("%w: %w", ErrWitnessUnsupported, err)
 		}
 		c.tracker = t
+		if c.s.replay != nil {
+			c.tracker = c.s.replay.uffdTracker(c, t, base, length)
+		}
 		return nil
 	}
 	t, err := create(kind, base, length)

@@ -28,14 +28,8 @@ var presentTrackMax = 32
 // presentTracker is a dirty.Tracker for a replayed memory that compares
 // the populated pages with their contents at the last Collect.
 type presentTracker struct {
-	base   unsafe.Pointer
+	freshMemory
 	length uint64
-	// mem is the wasm memory tracked, and fresh the length from base that
-	// the replay made fresh (resetMemory) before the tracker started: the
-	// next replay reusing the instance can drop those pages instead of
-	// mapping them again, if the memory is still this one.
-	mem   *wasmtime.Memory
-	fresh uint64
 	// start: the pages' contents when the tracker started, for pages the
 	// tracker has not reported since (absent: zero).
 	start map[uint64][]byte
@@ -57,8 +51,7 @@ func (r *replayer) presentTracker(c *contract, base unsafe.Pointer, length uint6
 	if !ok || c.isNew || len(pages) > presentTrackMax {
 		return nil
 	}
-	fresh := min(length, c.baseLeaf.MemoryLen) // loadMemory's range
-	t := &presentTracker{base: base, length: length, mem: c.mem, fresh: fresh, start: pages, seen: map[uint64][]byte{}}
+	t := &presentTracker{freshMemory: newFreshMemory(c, base, length), length: length, start: pages, seen: map[uint64][]byte{}}
 	for i, p := range c.pages { // a reload: the session's copies differ from the witness
 		t.seen[i] = bytes.Clone(p)
 	}
@@ -137,19 +130,69 @@ func (t *presentTracker) Close() error {
 	return nil
 }
 
+// freshMemory is what a replay's tracker knows of the memory the replay
+// made fresh before it started: the wasm memory, its base, and the length
+// from base made fresh (resetMemory). The next replay reusing the instance
+// can then drop pages instead of mapping the range anew, if the memory is
+// still this one.
+type freshMemory struct {
+	mem   *wasmtime.Memory
+	base  unsafe.Pointer
+	fresh uint64
+}
+
+func newFreshMemory(c *contract, base unsafe.Pointer, length uint64) freshMemory {
+	return freshMemory{mem: c.mem, base: base, fresh: min(length, c.baseLeaf.MemoryLen)} // loadMemory's range
+}
+
+func (f *freshMemory) freshState() *freshMemory { return f }
+
+// uffdReplayTracker is the uffd-wp tracker of a replayed memory, with
+// what resetMemory needs to know of it.
+type uffdReplayTracker struct {
+	dirty.Tracker
+	freshMemory
+}
+
+// uffdTracker wraps t, the uffd-wp tracker of c's memory, for the next
+// replay's resetMemory; the memory of a contract the witness does not hold
+// (deployed in the replay) is not the replay's to reset.
+func (r *replayer) uffdTracker(c *contract, t dirty.Tracker, base unsafe.Pointer, length uint64) dirty.Tracker {
+	if _, ok := r.pages[c.id]; !ok || c.isNew {
+		return t
+	}
+	return &uffdReplayTracker{Tracker: t, freshMemory: newFreshMemory(c, base, length)}
+}
+
+func (t *uffdReplayTracker) Resize(base unsafe.Pointer, length uint64) error {
+	t.base = base
+	return t.Tracker.Resize(base, length)
+}
+
 // resetMemory makes mem, the first bytes of c's memory, hold no populated
 // page but those of pages (the witness's, about to be copied in). When
-// c's last tracker was a presentTracker over the same range of the same
-// memory (no userfaultfd registered, made fresh by the last replay), the
-// populated pages the witness lacks are dropped in place and the others
-// stay, to be overwritten; otherwise the range is mapped anew (freshOver).
-// A memory of a new instance (a reload, a move to a new wasmtime store)
-// is always mapped anew, even at the same address.
+// c's last tracker was a replay's over the same range of the same memory
+// (made fresh by the last replay), the populated pages the witness lacks
+// are dropped in place and the others stay, to be overwritten: no page is
+// unmapped, zeroed and faulted in again for nothing. Otherwise the range
+// is mapped anew (freshOver), as is always the memory of a new instance
+// (a reload, a move to a new wasmtime store), even at the same address.
 func resetMemory(c *contract, mem []byte, pages map[uint64][]byte, buf []uint64) ([]uint64, error) {
 	base := unsafe.Pointer(unsafe.SliceData(mem))
-	t, ok := c.tracker.(*presentTracker)
-	if !ok || t.mem != c.mem || t.base != base || uint64(len(mem)) > t.fresh {
+	ft, ok := c.tracker.(interface{ freshState() *freshMemory })
+	if !ok {
 		return buf, freshOver(mem)
+	}
+	if f := ft.freshState(); f.mem != c.mem || f.base != base || uint64(len(mem)) > f.fresh {
+		return buf, freshOver(mem)
+	}
+	if u, ok := c.tracker.(*uffdReplayTracker); ok {
+		// Unregistered first: a page dropped from a range registered for
+		// uffd-wp leaves a marker, which the scans report as present. The
+		// new tracker registers the range again.
+		if err := u.Close(); err != nil {
+			return buf, err
+		}
 	}
 	buf, err := dirty.Present(buf[:0], base, uint64(len(mem)))
 	if err != nil {
