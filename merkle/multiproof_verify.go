@@ -235,7 +235,9 @@ func (p *MemoryMultiProof) Root() (Hash, error) {
 		return Hash{}, invalid("no proof")
 	}
 	p.pageHashes, p.nodes = nil, nil
-	var nl nodeList
+	// A path of MemoryTreeHeight nodes, and about two more per page where
+	// the pages' paths have not met yet.
+	nl := nodeList{nodes: make([]memNode, 0, MemoryTreeHeight+2*len(p.Pages))}
 	root, hs, err := p.root(&nl)
 	if err != nil {
 		return Hash{}, err
