@@ -173,8 +173,9 @@ func (t *uffdReplayTracker) Resize(base unsafe.Pointer, length uint64) error {
 // page but those of pages (the witness's, about to be copied in). When
 // c's last tracker was a replay's over the same range of the same memory
 // (made fresh by the last replay), the populated pages the witness lacks
-// are dropped in place and the others stay, to be overwritten: no page is
-// unmapped, zeroed and faulted in again for nothing. Otherwise the range
+// are dropped in place and the others stay, to be overwritten (or zeroed,
+// for its zero pages): no page is unmapped, zeroed and faulted in again
+// for nothing. Otherwise the range
 // is mapped anew (freshOver), as is always the memory of a new instance
 // (a reload, a move to a new wasmtime store), even at the same address.
 func resetMemory(c *contract, mem []byte, pages map[uint64][]byte, buf []uint64) ([]uint64, error) {
@@ -198,13 +199,17 @@ func resetMemory(c *contract, mem []byte, pages map[uint64][]byte, buf []uint64)
 	if err != nil {
 		return buf, err
 	}
+	held := func(p uint64) bool { _, ok := pages[p]; return ok }
 	for i := 0; i < len(buf); {
-		if pages[buf[i]] != nil {
+		if p := buf[i]; held(p) {
+			if pages[p] == nil { // a zero page of the witness stays, zeroed
+				clear(mem[p*merkle.PageSize : (p+1)*merkle.PageSize])
+			}
 			i++
 			continue
 		}
 		j := i + 1
-		for j < len(buf) && buf[j] == buf[j-1]+1 && pages[buf[j]] == nil {
+		for j < len(buf) && buf[j] == buf[j-1]+1 && !held(buf[j]) {
 			j++
 		}
 		if err := dropPages(mem[buf[i]*merkle.PageSize : (buf[j-1]+1)*merkle.PageSize]); err != nil {
