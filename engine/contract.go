@@ -273,6 +273,9 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 	}
 	c := &contract{s: s, id: leaf.ID, leaf: leaf, baseLeaf: leaf, mod: mod, mt: merkle.NewMemTree(leaf.MemoryRoot, s.e.store),
 		pages: map[uint64][]byte{}, hashes: map[uint64]merkle.Hash{}, pending: map[uint64]struct{}{}}
+	if s.replay != nil {
+		c.mt = s.replay.memTree(c)
+	}
 	s.noteLoad(c)
 	if err := c.materialize(); err != nil {
 		return nil, err

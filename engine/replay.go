@@ -92,6 +92,8 @@ type replayer struct {
 	pages map[merkle.ContractID]map[uint64][]byte
 	// preLen: per stored contract, its memory length at the pre-root.
 	preLen map[merkle.ContractID]uint64
+	// proofs: per stored contract, its checked memory proof.
+	proofs map[merkle.ContractID]*merkle.MemoryMultiProof
 	buf    []uint64
 	// err is the first incomplete read found in a mapping that went
 	// (a reload) before its operation ended.
@@ -202,8 +204,10 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 		e.store = rp.base
 		st.Close()
 	}()
-	r := &replayer{pages: map[merkle.ContractID]map[uint64][]byte{}, preLen: map[merkle.ContractID]uint64{}}
+	r := &replayer{pages: map[merkle.ContractID]map[uint64][]byte{}, preLen: map[merkle.ContractID]uint64{},
+		proofs: map[merkle.ContractID]*merkle.MemoryMultiProof{}}
 	for id, c := range w.Contracts {
+		r.proofs[id] = &c.Memory
 		m := make(map[uint64][]byte, len(c.Memory.Pages))
 		for i, p := range c.Memory.Pages {
 			m[p] = c.Memory.Data[i]
@@ -345,6 +349,17 @@ func compareResult(want *witness.Op, got witness.Op) error {
 		return fmt.Errorf("%w: deployed %s, the witness says %s", witness.ErrMismatch, got.Contract, want.Contract)
 	}
 	return nil
+}
+
+// memTree returns the memory tree of c, a stored contract loaded at the
+// pre-root: with its witness pages' paths in memory already, built from
+// the checked proof, so that the replay's reads and writes of them load
+// no node.
+func (r *replayer) memTree(c *contract) *merkle.MemTree {
+	if p := r.proofs[c.id]; p != nil {
+		return p.Tree(c.baseLeaf.MemoryRoot, c.s.e.store)
+	}
+	return merkle.NewMemTree(c.baseLeaf.MemoryRoot, c.s.e.store)
 }
 
 // checkTouched fails when a memory the last operation ran in has
