@@ -17,11 +17,18 @@ func (p *MemoryMultiProof) Tree(root Hash, src Source) *MemTree {
 		h Hash
 		n *mnode // nil: an empty subtree
 	}
+	// Every node in one allocation: a node per page, sibling and parent
+	// at most.
+	slab := make([]mnode, 0, len(p.Pages)+len(p.Siblings)+len(p.nodes))
+	node := func(n mnode) *mnode {
+		slab = append(slab, n) // within its capacity: no pointer moves
+		return &slab[len(slab)-1]
+	}
 	level := make([]entry, len(p.Pages))
 	for i, j := range p.Pages {
 		level[i] = entry{j: j, h: p.pageHashes[i]}
 		if level[i].h != emptyMemory[0] {
-			level[i].n = &mnode{hash: level[i].h, resolved: true}
+			level[i].n = node(mnode{hash: level[i].h, resolved: true})
 		}
 	}
 	sib, nodes := p.Siblings, p.nodes
@@ -39,7 +46,7 @@ func (p *MemoryMultiProof) Tree(root Hash, src Source) *MemTree {
 				}
 				s := entry{h: sib[0]}
 				if s.h != emptyMemory[h] {
-					s.n = &mnode{hash: s.h, resolved: h == 0}
+					s.n = node(mnode{hash: s.h, resolved: h == 0})
 				}
 				sib = sib[1:]
 				if j&1 == 0 {
@@ -58,7 +65,7 @@ func (p *MemoryMultiProof) Tree(root Hash, src Source) *MemTree {
 				}
 				parent.h = nodes[0].h
 				nodes = nodes[1:]
-				parent.n = &mnode{hash: parent.h, left: l.n, right: r.n, resolved: true}
+				parent.n = node(mnode{hash: parent.h, left: l.n, right: r.n, resolved: true})
 			}
 			next = append(next, parent)
 		}
