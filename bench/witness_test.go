@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/wasmstate/wasmstate/engine"
 	"github.com/wasmstate/wasmstate/merkle"
@@ -20,8 +22,10 @@ import (
 //     BenchmarkKV holding 10,000 keys.
 //
 // Sub-benchmarks, per block:
-//   - exec-warm: the block as a node runs it (a session at the pre-root
-//     that takes the warm set, the calls, Root; no commit);
+//   - exec-calls: the block's calls as a node runs them (a session at the
+//     pre-root that takes the warm set, the calls; no Root);
+//   - exec-warm: exec-calls then Root (the post-root computed, nothing
+//     written);
 //   - exec-cold: the same with warm sets off (contracts load from their
 //     memory images);
 //   - commit: the synced commit that ends the node's block (timed alone,
@@ -32,7 +36,14 @@ import (
 //     size/bound where bound = 1.2 × 4 KiB × pages + 1 KiB × contracts;
 //   - replay: decode, check and re-execute the witness with one
 //     engine.Replayer (modules compiled once, as a verifier checking block
-//     after block would).
+//     after block would). It reports its phases (engine.ReplayTimings, as
+//     decode-ns/op, check-ns/op, store-ns/op, setup-ns/op, calls-ns/op,
+//     touch-ns/op, postroot-ns/op) and its wall and CPU time over the
+//     medians of exec-calls, exec-warm and exec-warm + commit measured
+//     earlier in the same run (x-calls, x-warm, x-block; cpu-x-calls,
+//     cpu-x-warm). The block is not timed in one piece: a session that
+//     commits hands its warm set on at the post-root, so the next
+//     iteration, back at the pre-root, would load its contracts cold.
 func BenchmarkWitness(b *testing.B) {
 	b.Run("blockloop-64MiB", func(b *testing.B) {
 		f := blockStore(b, "64MiB", 1024)
@@ -96,9 +107,37 @@ func kvWitnessFixture(b *testing.B, dir string) (merkle.Hash, func(*engine.Sessi
 	return commit(b, s), func(s *engine.Session) error { return put(s, held, held+block) }
 }
 
+// medians collects the wall and CPU ns/op of each run of the execution
+// sub-benchmarks, for the replay's ratios in the same run.
+type medians map[string][][2]float64
+
+func (m medians) add(name string, wall, cpu float64) {
+	m[name] = append(m[name], [2]float64{wall, cpu})
+}
+
+// get returns the median wall and CPU ns/op of name's runs so far.
+func (m medians) get(name string) (wall, cpu float64, ok bool) {
+	runs := m[name]
+	if len(runs) == 0 {
+		return 0, 0, false
+	}
+	med := func(k int) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = r[k]
+		}
+		slices.Sort(v)
+		if n := len(v); n%2 == 0 {
+			return (v[n/2-1] + v[n/2]) / 2
+		}
+		return v[len(v)/2]
+	}
+	return med(0), med(1), true
+}
+
 func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.Session) error) {
 	ctx := context.Background()
-	run := func(e *engine.Engine, o engine.SessionOptions) (*engine.Session, error) {
+	runCalls := func(e *engine.Engine, o engine.SessionOptions) (*engine.Session, error) {
 		s, err := e.NewSession(pre, o)
 		if err != nil {
 			return nil, err
@@ -107,23 +146,36 @@ func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.
 			s.Close()
 			return nil, err
 		}
+		return s, nil
+	}
+	run := func(e *engine.Engine, o engine.SessionOptions) (*engine.Session, error) {
+		s, err := runCalls(e, o)
+		if err != nil {
+			return nil, err
+		}
 		if _, err := s.Root(); err != nil {
 			s.Close()
 			return nil, err
 		}
 		return s, nil
 	}
+	med := medians{}
 	for _, v := range []struct {
 		name string
 		o    engine.Options
-	}{{"exec-warm", engine.Options{Logger: quiet}}, {"exec-cold", engine.Options{Logger: quiet, WarmSets: -1}}} {
+		run  func(*engine.Engine, engine.SessionOptions) (*engine.Session, error)
+	}{
+		{"exec-calls", engine.Options{Logger: quiet}, runCalls},
+		{"exec-warm", engine.Options{Logger: quiet}, run},
+		{"exec-cold", engine.Options{Logger: quiet, WarmSets: -1}, run},
+	} {
 		b.Run(v.name, func(b *testing.B) {
 			e, err := engine.Open(ctx, dir, v.o)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer e.Close()
-			s, err := run(e, engine.SessionOptions{}) // untimed: compile, images
+			s, err := v.run(e, engine.SessionOptions{}) // untimed: compile, images
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -133,14 +185,15 @@ func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.
 			l := lap{thread: true}
 			for b.Loop() {
 				l.start()
-				s, err := run(e, engine.SessionOptions{})
+				s, err := v.run(e, engine.SessionOptions{})
 				l.stop()
 				if err != nil {
 					b.Fatal(err)
 				}
 				s.Close() // puts the warm set back: not the block's cost
 			}
-			l.nsPerOp(b)
+			wall, cpu := l.nsPerOp(b)
+			med.add(v.name, wall, cpu)
 		})
 	}
 	b.Run("commit", func(b *testing.B) {
@@ -165,7 +218,8 @@ func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.
 			}
 			s.Close()
 		}
-		l.nsPerOp(b)
+		wall, cpu := l.nsPerOp(b)
+		med.add("commit", wall, cpu)
 	})
 	e, err := engine.Open(ctx, dir, engine.Options{Logger: quiet})
 	if err != nil {
@@ -217,15 +271,50 @@ func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		l := lap{thread: true}
+		var sum engine.ReplayTimings
+		var decode time.Duration
 		for b.Loop() {
 			l.start()
-			_, err := replayOnce(rp, enc, pre, w.PostRoot)
+			t0 := time.Now()
+			w, err := witness.Decode(enc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			decode += time.Since(t0)
+			res, err := rp.Replay(ctx, w, pre, w.PostRoot)
 			l.stop()
 			if err != nil {
 				b.Fatal(err)
 			}
+			t := res.Timings
+			sum.Check += t.Check
+			sum.Store += t.Store
+			sum.Setup += t.Setup
+			sum.Calls += t.Calls
+			sum.TouchCheck += t.TouchCheck
+			sum.PostRoot += t.PostRoot
 		}
-		l.nsPerOp(b)
+		wall, cpu := l.nsPerOp(b)
+		for _, m := range []struct {
+			unit string
+			d    time.Duration
+		}{{"decode", decode}, {"check", sum.Check}, {"store", sum.Store}, {"setup", sum.Setup},
+			{"calls", sum.Calls}, {"touch", sum.TouchCheck}, {"postroot", sum.PostRoot}} {
+			b.ReportMetric(float64(m.d.Nanoseconds())/float64(b.N), m.unit+"-ns/op")
+		}
+		for _, r := range []struct{ unit, name string }{{"calls", "exec-calls"}, {"warm", "exec-warm"}} {
+			if mw, mc, ok := med.get(r.name); ok {
+				b.ReportMetric(wall/mw, "x-"+r.unit)
+				b.ReportMetric(cpu/mc, "cpu-x-"+r.unit)
+			}
+		}
+		// The node's block: exec-warm, then the synced commit. Wall only:
+		// its CPU leaves out the wait for the disk.
+		ww, _, ok1 := med.get("exec-warm")
+		cw, _, ok2 := med.get("commit")
+		if ok1 && ok2 {
+			b.ReportMetric(wall/(ww+cw), "x-block")
+		}
 	})
 }
 

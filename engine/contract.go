@@ -222,13 +222,23 @@ func (c *contract) newTrackerAt(base unsafe.Pointer, length, size uint64) error 
 	}
 	if c.s.witnessMode() {
 		// Compare would read every page (and a fallback to it would
-		// hide which were touched): uffd-wp or nothing.
+		// hide which were touched): uffd-wp or nothing, or in a replay
+		// the compare of the few pages the witness holds (replaytrack.go).
 		kind, c.trackerSmall = dirty.UffdWP, false
+		if c.s.replay != nil {
+			if t := c.s.replay.presentTracker(c, base, length); t != nil {
+				c.tracker = t
+				return nil
+			}
+		}
 		t, err := create(kind, base, length)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrWitnessUnsupported, err)
 		}
 		c.tracker = t
+		if c.s.replay != nil {
+			c.tracker = c.s.replay.uffdTracker(c, t, base, length)
+		}
 		return nil
 	}
 	t, err := create(kind, base, length)
@@ -292,6 +302,7 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 		return nil, fmt.Errorf("%w: contract memory of %d bytes exceeds the cap of %d", ErrMemoryLimit, leaf.MemoryLen, s.e.opts.MaxMemoryBytes)
 	}
 	if s.replay != nil {
+		defer s.replay.timeSetup(time.Now())
 		if c, err := s.replay.reuse(s, leaf); c != nil || err != nil {
 			return c, err
 		}
@@ -302,6 +313,9 @@ func (s *Session) load(leaf merkle.ContractLeaf) (*contract, error) {
 	}
 	c := &contract{s: s, id: leaf.ID, leaf: leaf, baseLeaf: leaf, mod: mod, mt: merkle.NewMemTree(leaf.MemoryRoot, s.e.store),
 		pages: map[uint64][]byte{}, hashes: map[uint64]merkle.Hash{}, pending: map[uint64]struct{}{}}
+	if s.replay != nil {
+		c.mt = s.replay.memTree(c)
+	}
 	s.noteLoad(c)
 	if err := c.materialize(); err != nil {
 		return nil, err

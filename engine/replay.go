@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/wasmstate/wasmstate/merkle"
 	"github.com/wasmstate/wasmstate/pagestore"
@@ -14,7 +16,7 @@ import (
 
 // Stateless replay (SPEC.md §17.5): a witness is checked against the
 // pre-root, its objects become a store held in memory that holds nothing
-// else (pagestore.OpenPartial), and the recorded operations run there on a
+// else (pagestore.Partial), and the recorded operations run there on a
 // fresh engine. Each contract's memory is an image of exactly its witness
 // pages; after every operation the pages each memory has populated are
 // compared with the witness's, so a read of a page the witness lacks is
@@ -59,6 +61,29 @@ type ReplayResult struct {
 	// the replay proves that these operations lead from pre to post, so
 	// compare it with what the block commits to.
 	OpsDigest merkle.Hash
+	// Timings is where the replay's wall time went.
+	Timings ReplayTimings
+}
+
+// ReplayTimings splits a replay's wall time into its phases. Setup and
+// TouchCheck happen between and inside the operations and are not part
+// of Calls.
+type ReplayTimings struct {
+	// Check: the witness checked against the pre-root (its pages and
+	// nodes hashed, SPEC.md §17.4).
+	Check time.Duration
+	// Store: the partial store built from the checked witness.
+	Store time.Duration
+	// Setup: the contracts loaded (instance, memory filled from the
+	// witness, tracker), summed over the contracts.
+	Setup time.Duration
+	// Calls: the operations run, without Setup and TouchCheck.
+	Calls time.Duration
+	// TouchCheck: the checks that no memory populated a page the witness
+	// lacks.
+	TouchCheck time.Duration
+	// PostRoot: the post-root computed.
+	PostRoot time.Duration
 }
 
 // replayer serves a replay session's memories from the witness.
@@ -67,13 +92,20 @@ type replayer struct {
 	pages map[merkle.ContractID]map[uint64][]byte
 	// preLen: per stored contract, its memory length at the pre-root.
 	preLen map[merkle.ContractID]uint64
+	// proofs: per stored contract, its checked memory proof.
+	proofs map[merkle.ContractID]*merkle.MemoryMultiProof
 	buf    []uint64
 	// err is the first incomplete read found in a mapping that went
 	// (a reload) before its operation ended.
 	err error
 	// kept: instances kept from the Replayer's last replay (replaypool.go).
 	kept map[merkle.ContractID]*contract
+	// setup sums the time spent loading contracts (ReplayTimings.Setup).
+	setup time.Duration
 }
+
+// timeSetup adds the time since t0 to the setup time (deferred by load).
+func (r *replayer) timeSetup(t0 time.Time) { r.setup += time.Since(t0) }
 
 // Replayer re-executes witnesses. It keeps compiled modules from one
 // replay to the next, so a verifier checking block after block compiles
@@ -141,22 +173,29 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 	if w.PostRoot != post {
 		return nil, fmt.Errorf("%w: the witness claims post-root %s, not %s", witness.ErrInvalid, w.PostRoot, post)
 	}
+	var tm ReplayTimings
+	t0 := time.Now()
 	ck, err := w.Check()
 	if err != nil {
 		return nil, err
 	}
-	b := pagestore.NewHashedBatch()
-	w.Expand(batchObjects{b})
+	t1 := time.Now()
+	tm.Check = t1.Sub(t0)
+	// Objects: per contract its path's nodes, globals and owner; per page
+	// itself and its share of the nodes below the paths' meeting points.
+	b := pagestore.NewPartial((merkle.MemoryTreeHeight+2)*len(w.Contracts) + 2*w.PageCount() + len(w.State.Nodes) + len(w.Code) + 8)
+	w.Expand(b)
 	if err := addCode(b, w, ck, rp.code); err != nil {
 		return nil, err
 	}
 	if pre != merkle.EmptyState() {
-		b.SetCommit(pagestore.CommitRecord{Root: pre})
+		b.SetCommit(pre)
 	}
-	st, err := pagestore.OpenPartial(b, &pagestore.Options{})
+	st, err := b.Open(&pagestore.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%w: replay store: %w", ErrInternal, err)
 	}
+	tm.Store = time.Since(t1)
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	e := rp.e
@@ -165,8 +204,10 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 		e.store = rp.base
 		st.Close()
 	}()
-	r := &replayer{pages: map[merkle.ContractID]map[uint64][]byte{}, preLen: map[merkle.ContractID]uint64{}}
+	r := &replayer{pages: map[merkle.ContractID]map[uint64][]byte{}, preLen: map[merkle.ContractID]uint64{},
+		proofs: map[merkle.ContractID]*merkle.MemoryMultiProof{}}
 	for id, c := range w.Contracts {
+		r.proofs[id] = &c.Memory
 		m := make(map[uint64][]byte, len(c.Memory.Pages))
 		for i, p := range c.Memory.Pages {
 			m[p] = c.Memory.Data[i]
@@ -190,13 +231,17 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 		s.Close()
 	}()
 	res := &ReplayResult{Ops: len(w.Ops), Pages: w.PageCount(), Contracts: len(w.Contracts), OpsDigest: witness.OpsDigest(w.Ops)}
+	t2 := time.Now()
 	for i := range w.Ops {
 		op := &w.Ops[i]
 		got, err := s.replayOp(ctx, op)
 		if errors.Is(err, ErrInterrupted) {
 			return nil, err
 		}
-		if terr := r.checkTouched(s); terr != nil {
+		tc := time.Now()
+		terr := r.checkTouched(s)
+		tm.TouchCheck += time.Since(tc)
+		if terr != nil {
 			return nil, fmt.Errorf("op %d (%s): %w", i, op.Kind, terr)
 		}
 		if err != nil {
@@ -207,10 +252,15 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 		}
 		res.GasSpent += got.GasSpent
 	}
+	t3 := time.Now()
+	tm.Setup = r.setup
+	tm.Calls = t3.Sub(t2) - tm.Setup - tm.TouchCheck
 	root, err := s.Root()
 	if err != nil {
 		return nil, replayErr(len(w.Ops), err)
 	}
+	tm.PostRoot = time.Since(t3)
+	res.Timings = tm
 	if root != post {
 		return nil, fmt.Errorf("%w: the operations lead to %s, the witness claims %s", witness.ErrMismatch, root, post)
 	}
@@ -301,6 +351,17 @@ func compareResult(want *witness.Op, got witness.Op) error {
 	return nil
 }
 
+// memTree returns the memory tree of c, a stored contract loaded at the
+// pre-root: with its witness pages' paths in memory already, built from
+// the checked proof, so that the replay's reads and writes of them load
+// no node.
+func (r *replayer) memTree(c *contract) *merkle.MemTree {
+	if p := r.proofs[c.id]; p != nil {
+		return p.Tree(c.baseLeaf.MemoryRoot, c.s.e.store)
+	}
+	return merkle.NewMemTree(c.baseLeaf.MemoryRoot, c.s.e.store)
+}
+
 // checkTouched fails when a memory the last operation ran in has
 // populated a page the witness does not hold: the execution read it (as
 // zeros). Contracts that ran no frame touched no page.
@@ -323,9 +384,17 @@ func (r *replayer) checkContract(c *contract) error {
 	if !ok || c.isNew || c.inst == nil {
 		return nil
 	}
+	// A present-tracked memory was scanned as its last frame ended.
 	var err error
-	if r.buf, err = c.touchedPages(r.buf[:0], preLen); err != nil {
-		return fmt.Errorf("%w: pages touched by %s: %w", ErrInternal, c.id, err)
+	var scanned bool
+	if t, isPresent := c.tracker.(*presentTracker); isPresent {
+		n := min(uint64(len(c.memory())), preLen) &^ (merkle.PageSize - 1)
+		r.buf, scanned = t.populated(r.buf[:0], n)
+	}
+	if !scanned {
+		if r.buf, err = c.touchedPages(r.buf[:0], preLen); err != nil {
+			return fmt.Errorf("%w: pages touched by %s: %w", ErrInternal, c.id, err)
+		}
 	}
 	pages := r.pages[c.id]
 	for _, p := range r.buf {
@@ -336,26 +405,55 @@ func (r *replayer) checkContract(c *contract) error {
 	return nil
 }
 
-// loadMemory puts c's witness pages into mem, a fresh instance's memory
-// (length bytes at the pre-root): over fresh unpopulated pages, so that
-// afterwards the populated pages are those written here (all in the
-// witness) and those the execution touched. Copying costs less than an
-// image here: the pages are few and about to be touched.
+// loadMemory puts c's witness pages into mem, an instance's memory
+// (length bytes at the pre-root): over pages none of which is populated
+// but witness pages (resetMemory), so that afterwards the populated pages
+// are witness pages and those the execution touched. Copying costs less
+// than an image here: the pages are few and about to be touched.
 func (r *replayer) loadMemory(c *contract, length uint64, mem []byte) error {
 	pages, ok := r.pages[c.id]
 	if !ok {
 		return fmt.Errorf("%w: contract %s was loaded, but the witness holds none of its memory", witness.ErrIncomplete, c.id)
 	}
 	n := min(uint64(len(mem)), length)
-	if err := freshOver(mem[:n]); err != nil {
+	var err error
+	if r.buf, err = resetMemory(c, mem[:n], pages, r.buf); err != nil {
 		return fmt.Errorf("%w: replay memory: %w", ErrWitnessUnsupported, err)
 	}
+	populateRuns(mem[:n], pages)
 	for p, data := range pages {
 		if data != nil && (p+1)*merkle.PageSize <= n {
 			copy(mem[p*merkle.PageSize:], data)
 		}
 	}
 	return nil
+}
+
+// populateRun is the shortest run of pages populateRuns populates ahead:
+// a madvise call costs about as much as a few page faults.
+const populateRun = 4
+
+// populateRuns populates, one run of consecutive pages at a time, the
+// non-zero witness pages about to be copied into mem: the kernel fills a
+// run in one call instead of taking a fault per page.
+func populateRuns(mem []byte, pages map[uint64][]byte) {
+	idx := make([]uint64, 0, len(pages))
+	for p, data := range pages {
+		if data != nil && (p+1)*merkle.PageSize <= uint64(len(mem)) {
+			idx = append(idx, p)
+		}
+	}
+	slices.Sort(idx)
+	for i := 0; i < len(idx); {
+		j := i + 1
+		for j < len(idx) && idx[j] == idx[j-1]+1 {
+			j++
+		}
+		if j-i >= populateRun {
+			populate(mem[idx[i]*merkle.PageSize : (idx[j-1]+1)*merkle.PageSize])
+		}
+		i = j
+	}
 }
 
 // loadMemory fills the memory of a fresh instance of c with its state at
@@ -380,19 +478,10 @@ func (s *Session) loadMemory(c *contract, mem []byte) (mapped bool, err error) {
 	return s.e.loadMemory(c.id, root, length, mem, c.mod.info.DataRanges, c.pages)
 }
 
-// batchObjects puts a witness's objects into a batch.
-type batchObjects struct{ b *pagestore.Batch }
-
-func (o batchObjects) PutMemoryNode(h, l, r merkle.Hash)      { o.b.PutMemoryNode(h, l, r) }
-func (o batchObjects) PutStateNode(h merkle.Hash, enc []byte) { o.b.PutStateNode(h, enc) }
-func (o batchObjects) PutPage(h merkle.Hash, page []byte)     { o.b.PutPage(h, page) }
-func (o batchObjects) PutGlobals(h merkle.Hash, enc []byte)   { o.b.PutGlobals(h, enc) }
-func (o batchObjects) PutOwner(h merkle.Hash, owner []byte)   { o.b.PutOwner(h, owner) }
-
 // addCode stages the code of every loaded contract and deploy, from the
 // witness or the code source; code found nowhere is left out (a replay
 // that needs it fails as incomplete).
-func addCode(b *pagestore.Batch, w *witness.Witness, ck *witness.Checked, src CodeSource) error {
+func addCode(b *pagestore.Partial, w *witness.Witness, ck *witness.Checked, src CodeSource) error {
 	need := map[merkle.Hash]bool{}
 	for id := range w.Contracts {
 		need[ck.Leaves[id].CodeHash] = true

@@ -57,6 +57,9 @@ func (rp *Replayer) keepPool(s *Session, accepted bool) {
 		}
 		return
 	}
+	// The kept contracts leave the session, so its Close would not give
+	// their page copies back for the next replay's (reuse clears them).
+	s.releasePages()
 	p := &replayPool{wstore: s.wstore, owner: s.owner, instances: s.instances, contracts: kept}
 	if p.contracts == nil {
 		p.contracts = map[merkle.ContractID]*contract{}
@@ -91,7 +94,7 @@ func (r *replayer) reuse(s *Session, leaf merkle.ContractLeaf) (*contract, error
 	}
 	c.s = s
 	c.leaf, c.baseLeaf = leaf, leaf
-	c.mt = merkle.NewMemTree(leaf.MemoryRoot, s.e.store)
+	c.mt = r.memTree(c)
 	c.pages, c.hashes, c.pending = map[uint64][]byte{}, map[uint64]merkle.Hash{}, map[uint64]struct{}{}
 	c.owner, c.code, c.carry = nil, nil, nil
 	c.changed, c.uncommitted, c.isNew, c.reload = false, false, false, false

@@ -169,10 +169,12 @@ func (s *Session) recordCall(id merkle.ContractID, fn string, arg []byte, gas ui
 
 // result fills op's result from a receipt or an error; fed holds the
 // chunks the call fed, if any (the digest takes them first, then events).
+// It releases fed.
 func (r *recorder) result(op *witness.Op, fed *witness.Digest, rc *Receipt, err error) {
 	if fed == nil {
 		fed = witness.NewDigest()
 	}
+	defer fed.Release()
 	var ce *CallError
 	switch {
 	case err == nil:

@@ -369,3 +369,117 @@ func TestWitnessCommitClearsEphemeral(t *testing.T) {
 		t.Fatalf("%d commit operations recorded, want 1", ops)
 	}
 }
+
+// TestWitnessFailedFrameReads: a page read only by frames that failed
+// and were rolled back is still a page the execution needed. With either
+// way a replay tracks memories (the compare of populated pages for few
+// witness pages, uffd-wp for many), a witness without such a page is
+// incomplete, also when the replayer reuses the instances of the replay
+// before, whose memories held that page.
+func TestWitnessFailedFrameReads(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		max  int
+	}{{"present", 1 << 20}, {"uffd-wp", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := presentTrackMax
+			presentTrackMax = tc.max
+			defer func() { presentTrackMax = old }()
+			e := witnessEngine(t, Options{})
+			pre, ids := witnessBase(t, e)
+			ctx := context.Background()
+			// The gas of writing 40 pages, so that one unit less fails the
+			// frame after it wrote them (charged as it ends).
+			pw := ids["pagewriter"]
+			writeArg := append(append(u32(40), u32(1)...), u32(100)...)
+			scratch := newSession(t, e, pre)
+			rc, err := scratch.Call(ctx, pw, "write", writeArg, gas)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scratch.Close()
+			s, err := e.NewSession(pre, SessionOptions{RecordWitness: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.Call(ctx, ids["fallible_counter"], "increment", []byte{1}, gas); !errors.Is(err, ErrCallFailed) {
+				t.Fatalf("fallible increment: %v", err)
+			}
+			if _, err := s.Call(ctx, pw, "write", writeArg, rc.GasSpent-1); !errors.Is(err, ErrCallFailed) {
+				t.Fatalf("write with too little gas: %v", err)
+			}
+			call(t, s, ids["counter"], "add", u64(1))
+			w, err := s.Witness(ctx, WitnessOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, _ := w.MarshalBinary()
+			if n := len(w.Contracts[pw].Memory.Pages); n < 40 {
+				t.Fatalf("the pagewriter's witness holds %d pages, want the 40 the failed frame wrote", n)
+			}
+			rp, err := NewReplayer(ReplayOptions{Options: Options{Logger: quiet}, Code: storeCode(e)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rp.Close()
+			replay := func(drop merkle.ContractID, page uint64) error {
+				w, err := witness.Decode(append([]byte(nil), enc...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c := w.Contracts[drop]; c != nil {
+					leaf, _, err := merkle.NewStateTree(pre, e.store).Get(drop)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var idx []uint64
+					for _, p := range c.Memory.Pages {
+						if p != page {
+							idx = append(idx, p)
+						}
+					}
+					mp, err := merkle.ProveMemoryPages(merkle.NewMemTree(leaf.MemoryRoot, e.store), e.store.Page, idx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.Memory = *mp
+				}
+				_, err = rp.Replay(ctx, w, pre, w.PostRoot)
+				return err
+			}
+			// Another block from the same root, touching other pages of the
+			// pagewriter: valid after the first, and the first after it
+			// (the pages one left populated are not the other's reads).
+			s2, err := e.NewSession(pre, SessionOptions{RecordWitness: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			call(t, s2, pw, "write", append(append(u32(40), u32(1)...), u32(500)...))
+			call(t, s2, ids["fallible_counter"], "read_value", nil)
+			w2, err := s2.Witness(ctx, WitnessOptions{})
+			s2.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, w := range []*witness.Witness{w, w2, w, w2} {
+				if _, err := rp.Replay(ctx, w, pre, w.PostRoot); err != nil {
+					t.Fatalf("replay %d, alternating two blocks: %v", i, err)
+				}
+			}
+			for _, name := range []string{"fallible_counter", "pagewriter"} {
+				id := ids[name]
+				for _, p := range w.Contracts[id].Memory.Pages {
+					// The whole witness first, so that the next replay
+					// reuses its instances.
+					if err := replay(merkle.ContractID{}, 0); err != nil {
+						t.Fatalf("whole witness: %v", err)
+					}
+					if err := replay(id, p); !errors.Is(err, witness.ErrIncomplete) {
+						t.Fatalf("%s without page %d: got %v, want %v", name, p, err, witness.ErrIncomplete)
+					}
+				}
+			}
+		})
+	}
+}

@@ -363,7 +363,7 @@ func (p *MultiProof) verifyStructured(root Hash, keys []Hash) (*MultiProven, err
 		if i > 0 && r.ID == p.Ranges[i-1].ID {
 			continue
 		}
-		mroot, _, err := p.Memories[k].root()
+		mroot, _, err := p.Memories[k].root(nil)
 		if err != nil {
 			return nil, err
 		}

@@ -49,9 +49,20 @@ type MemoryMultiProof struct {
 	// an empty subtree's sibling is EmptyMemory(h).
 	Siblings []Hash
 
-	// pageHashes caches the page hashes Root computed, for Expand.
+	// pageHashes and nodes cache the page hashes and the non-empty inner
+	// nodes Root computed, so that Expand hashes nothing again.
 	pageHashes []Hash
+	nodes      []memNode
 }
+
+// memNode is a memory-tree inner node: its hash and children.
+type memNode struct{ h, l, r Hash }
+
+// nodeList is a Sink that keeps the memory nodes handed to it.
+type nodeList struct{ nodes []memNode }
+
+func (n *nodeList) PutMemoryNode(h, l, r Hash)      { n.nodes = append(n.nodes, memNode{h, l, r}) }
+func (n *nodeList) PutStateNode(h Hash, enc []byte) {}
 
 // sortedIDs returns ids without duplicates, ascending by state key, with
 // their keys.

@@ -87,9 +87,10 @@ func (d *decoder) stateMulti() *StateMultiProof {
 			return nil
 		}
 	}
-	// About two nodes per level per id, within the bytes left and a small
-	// bound (appends grow it past that).
-	p.Nodes = make([]StateProofNode, 0, min(len(d.b)-d.off, 64*max(1, len(p.IDs)), 1024))
+	// A few nodes per id to start with, within the bytes left (appends
+	// grow it past that): a node is some 230 bytes, and zeroing room for
+	// nodes a proof does not have cost more than its decoding.
+	p.Nodes = make([]StateProofNode, 0, min(len(d.b)-d.off, 4*len(p.IDs)+8))
 	tagAt := 0
 	w := &stateWalk{ids: p.IDs, keys: keys,
 		next: func() (*StateProofNode, error) {

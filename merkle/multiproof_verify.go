@@ -228,22 +228,27 @@ func (p *StateMultiProof) Expand(sink Sink) {
 // proof's shape (page order and count, data lengths, sibling count): a
 // failure matches ErrMalformed or ErrProofInvalid. Comparing the root with
 // a leaf's, and the pages with the memory's length, is the caller's job.
-// Root keeps the page hashes in p for Expand, so it must not run
-// concurrently with another call on the same p.
+// Root keeps the page hashes and inner nodes in p for Expand, so it must
+// not run concurrently with another call on the same p.
 func (p *MemoryMultiProof) Root() (Hash, error) {
 	if p == nil {
 		return Hash{}, invalid("no proof")
 	}
-	root, hs, err := p.root()
+	p.pageHashes, p.nodes = nil, nil
+	// A path of MemoryTreeHeight nodes, and about two more per page where
+	// the pages' paths have not met yet.
+	nl := nodeList{nodes: make([]memNode, 0, MemoryTreeHeight+2*len(p.Pages))}
+	root, hs, err := p.root(&nl)
 	if err != nil {
 		return Hash{}, err
 	}
-	p.pageHashes = hs
+	p.pageHashes, p.nodes = hs, nl.nodes
 	return root, nil
 }
 
-// root is Root without caching the page hashes, which it returns.
-func (p *MemoryMultiProof) root() (Hash, []Hash, error) {
+// root is Root without caching: it returns the page hashes and hands the
+// inner nodes to sink if it is set.
+func (p *MemoryMultiProof) root(sink Sink) (Hash, []Hash, error) {
 	if err := checkPageList(p.Pages, "memory multiproof"); err != nil {
 		return Hash{}, nil, err
 	}
@@ -261,7 +266,7 @@ func (p *MemoryMultiProof) root() (Hash, []Hash, error) {
 			hs[i] = DomainPage.Sum(pg)
 		}
 	}
-	root, err := p.rebuild(hs, nil)
+	root, err := p.rebuild(hs, sink)
 	return root, hs, err
 }
 
@@ -332,7 +337,8 @@ func (p *MemoryMultiProof) rebuild(hs []Hash, sink Sink) (Hash, error) {
 // Expand hands sink every memory node on the pages' paths (hash ->
 // children; empty subtrees excepted) and calls page for each non-zero page
 // with its hash, so a MemTree over those nodes reads every proven page.
-// Call it only after Root matched: it reuses the page hashes Root computed.
+// Call it only after Root matched: it reuses the page hashes and nodes
+// Root computed (and computes them if Root did not run).
 func (p *MemoryMultiProof) Expand(sink Sink, page func(h Hash, data []byte)) {
 	if p == nil || checkPageList(p.Pages, "") != nil || len(p.Data) != len(p.Pages) {
 		return
@@ -340,12 +346,13 @@ func (p *MemoryMultiProof) Expand(sink Sink, page func(h Hash, data []byte)) {
 	hs := p.pageHashes
 	if len(hs) != len(p.Pages) {
 		var err error
-		if _, hs, err = p.root(); err != nil {
+		if _, hs, err = p.root(sink); err != nil {
 			return
 		}
-	}
-	if _, err := p.rebuild(hs, sink); err != nil {
-		return
+	} else {
+		for _, n := range p.nodes {
+			sink.PutMemoryNode(n.h, n.l, n.r)
+		}
 	}
 	if page == nil {
 		return

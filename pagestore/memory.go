@@ -28,8 +28,12 @@ type MemoryBackend struct {
 	closed bool
 }
 
-// Entries live in chunks so that a growing store never copies them.
-const chunkLen = 4096
+// Entries live in chunks so that a growing store never copies them (but
+// for the first chunk, while it grows to chunkLen from firstChunkLen).
+const (
+	chunkLen      = 4096
+	firstChunkLen = 256
+)
 
 type memEntry struct {
 	key  objKey
@@ -46,15 +50,22 @@ func NewMemoryBackend() *MemoryBackend {
 
 func (b *MemoryBackend) entry(i int32) *memEntry { return &b.chunks[i/chunkLen][i%chunkLen] }
 
-// alloc returns a free entry.
+// alloc returns a free entry. The first chunk starts small and doubles
+// up to chunkLen (a store of a few hundred objects, such as a replay's,
+// does not clear a whole chunk); later chunks are whole.
 func (b *MemoryBackend) alloc() int32 {
 	if n := len(b.free); n > 0 {
 		i := b.free[n-1]
 		b.free = b.free[:n-1]
 		return i
 	}
-	if int(b.n/chunkLen) == len(b.chunks) {
+	switch c := int(b.n / chunkLen); {
+	case c == len(b.chunks) && c == 0:
+		b.chunks = append(b.chunks, make([]memEntry, firstChunkLen))
+	case c == len(b.chunks):
 		b.chunks = append(b.chunks, make([]memEntry, chunkLen))
+	case c == 0 && int(b.n) == len(b.chunks[0]):
+		b.chunks[0] = append(b.chunks[0], make([]memEntry, len(b.chunks[0]))...)
 	}
 	b.n++
 	return b.n - 1
@@ -71,6 +82,20 @@ func (b *MemoryBackend) lookup(key []byte) ([]byte, bool) {
 	}
 	v, ok := b.other[string(key)]
 	return v, ok
+}
+
+// getShared returns the stored value of an object key itself (a partial
+// store's read, partial.go): the caller must not modify it.
+func (b *MemoryBackend) getShared(key objKey) ([]byte, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, false
+	}
+	if i := b.index.get(&key); i != 0 {
+		return b.entry(i).val, true
+	}
+	return nil, false
 }
 
 // Get implements Backend.

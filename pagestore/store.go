@@ -164,6 +164,9 @@ type Store struct {
 	readOnly bool
 	// pageScratch holds a page being compressed for the backend (under mu).
 	pageScratch []byte
+	// partial is the backend of a partial store (partial.go), read
+	// directly: its objects were hashed when staged.
+	partial *MemoryBackend
 }
 
 // Open opens a store in a goleveldb database in dir, with LevelDBOptions.
@@ -368,6 +371,9 @@ func (s *Store) Stats() Stats {
 // is shared with the cache and must not be modified.
 func (s *Store) get(k Kind, h merkle.Hash) ([]byte, error) {
 	key := makeKey(k, h)
+	if s.partial != nil && k != KindCode {
+		return s.partialGet(key)
+	}
 	if v, ok := s.cache.get(key); ok {
 		return v, nil
 	}

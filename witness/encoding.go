@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/zeebo/blake3"
 
@@ -431,11 +432,28 @@ type Digest struct{ h *blake3.Hasher }
 
 // NewDigest returns an empty digest.
 func NewDigest() *Digest {
+	h := digestHashers.Get().(*blake3.Hasher)
+	h.Reset()
+	return &Digest{h: h}
+}
+
+// digestHashers recycles the keyed hashers of released digests: a replay
+// or a recording makes one per call, and a hasher is several KiB.
+var digestHashers = sync.Pool{New: func() any {
 	h, err := blake3.NewKeyed(digestKey)
 	if err != nil {
 		panic(err) // a 32-byte key is always accepted
 	}
-	return &Digest{h: h}
+	return h
+}}
+
+// Release ends d: its state goes back for other digests, and d must not
+// be used again.
+func (d *Digest) Release() {
+	if d.h != nil {
+		digestHashers.Put(d.h)
+		d.h = nil
+	}
 }
 
 // Event adds one event: 0x01 source:32 topic_len:u32 topic data_len:u32
@@ -470,4 +488,8 @@ func (d *Digest) Sum() (h merkle.Hash) {
 }
 
 // EmptyDigest is the digest of no events and no fed output.
-func EmptyDigest() merkle.Hash { return NewDigest().Sum() }
+func EmptyDigest() merkle.Hash {
+	d := NewDigest()
+	defer d.Release()
+	return d.Sum()
+}

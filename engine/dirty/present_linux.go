@@ -4,6 +4,7 @@ package dirty
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -21,6 +22,11 @@ func Present(dst []uint64, base unsafe.Pointer, length uint64) ([]uint64, error)
 	if length == 0 {
 		return dst, nil
 	}
-	var sc pmScanner
+	sc := scanners.Get().(*pmScanner)
+	defer scanners.Put(sc)
 	return sc.scan(dst, uint64(uintptr(base)), 0, length, 0, 0, 0, pageIsPresent|pageIsSwapped)
 }
+
+// scanners recycles Present's scan buffers (6 KiB each): a replay scans
+// after every frame and operation.
+var scanners = sync.Pool{New: func() any { return new(pmScanner) }}
