@@ -483,3 +483,67 @@ func TestWitnessFailedFrameReads(t *testing.T) {
 		})
 	}
 }
+
+// TestWitnessReplayerAlternates: one Replayer, blocks from the same
+// pre-root alternating (each replay reuses the instances the last one
+// kept, whose memories hold the other block's pages), every one accepted;
+// and after an accepted replay, a witness without a page the kept memory
+// has populated, which the execution reads, is incomplete.
+func TestWitnessReplayerAlternates(t *testing.T) {
+	e := witnessEngine(t, Options{})
+	pre, ids := witnessBase(t, e)
+	rp, err := NewReplayer(ReplayOptions{Options: Options{Logger: quiet}, Code: storeCode(e)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.Close()
+	ctx := context.Background()
+	var encs [][]byte
+	for seed := uint64(1); seed <= 3; seed++ {
+		enc, err := recordBlock(t, e, pre, ids, seed, WitnessOptions{}).MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		encs = append(encs, enc)
+	}
+	replay := func(enc []byte, f func(*witness.Witness)) error {
+		w, err := witness.Decode(append([]byte(nil), enc...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f != nil {
+			f(w)
+		}
+		_, err = rp.Replay(ctx, w, pre, w.PostRoot)
+		return err
+	}
+	for i := 0; i < 9; i++ {
+		if err := replay(encs[i%len(encs)], nil); err != nil {
+			t.Fatalf("replay %d (block %d): %v", i, i%len(encs)+1, err)
+		}
+	}
+	pw := ids["pagewriter"]
+	for i, enc := range encs {
+		if err := replay(encs[(i+1)%len(encs)], nil); err != nil { // the pool holds page 0 populated
+			t.Fatal(err)
+		}
+		err := replay(enc, func(w *witness.Witness) {
+			c := w.Contracts[pw]
+			leaf, _, err := merkle.NewStateTree(pre, e.store).Get(pw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Memory.Pages[0] != 0 {
+				t.Fatalf("page 0 not in the witness: %v", c.Memory.Pages[:4])
+			}
+			mp, err := merkle.ProveMemoryPages(merkle.NewMemTree(leaf.MemoryRoot, e.store), e.store.Page, c.Memory.Pages[1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Memory = *mp
+		})
+		if !errors.Is(err, witness.ErrIncomplete) {
+			t.Fatalf("block %d without page 0 of the pagewriter: %v", i+1, err)
+		}
+	}
+}
