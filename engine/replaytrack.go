@@ -195,9 +195,18 @@ func resetMemory(c *contract, mem []byte, pages map[uint64][]byte, buf []uint64)
 			return buf, err
 		}
 	}
-	buf, err := dirty.Present(buf[:0], base, uint64(len(mem)))
-	if err != nil {
-		return buf, err
+	// A present tracker scanned the memory as the last frame ended, and
+	// nothing populates a page outside frames (presentTracker.populated):
+	// that scan is still the memory's.
+	var scanned bool
+	if t, ok := c.tracker.(*presentTracker); ok && uint64(len(mem)) <= t.length {
+		buf, scanned = t.populated(buf[:0], uint64(len(mem)))
+	}
+	if !scanned {
+		var err error
+		if buf, err = dirty.Present(buf[:0], base, uint64(len(mem))); err != nil {
+			return buf, err
+		}
 	}
 	held := func(p uint64) bool { _, ok := pages[p]; return ok }
 	for i := 0; i < len(buf); {
