@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -44,17 +45,23 @@ import (
 //     cpu-x-warm). The block is not timed in one piece: a session that
 //     commits hands its warm set on at the post-root, so the next
 //     iteration, back at the pre-root, would load its contracts cold.
+//   - replay-alt: replay, alternating the witness of the block with that
+//     of another block from the same pre-root (other pages written) on one
+//     Replayer: replaying one witness over and over finds its pages where
+//     the last replay left them, which a verifier's next block would not.
+//     Its ratios are over the first block's exec medians.
 func BenchmarkWitness(b *testing.B) {
 	b.Run("blockloop-64MiB", func(b *testing.B) {
 		f := blockStore(b, "64MiB", 1024)
 		pre := f.chain[len(f.chain)-1]
 		h := uint64(len(f.chain))
-		witnessBench(b, f.dir, pre, func(s *engine.Session) error { return blockCalls(s, f, h) })
+		witnessBench(b, f.dir, pre, func(s *engine.Session) error { return blockCalls(s, f, h) },
+			func(s *engine.Session) error { return blockCalls(s, f, h+1) })
 	})
 	b.Run("kv-1000", func(b *testing.B) {
 		dir := b.TempDir()
-		pre, block := kvWitnessFixture(b, dir)
-		witnessBench(b, dir, pre, block)
+		pre, block, alt := kvWitnessFixture(b, dir)
+		witnessBench(b, dir, pre, block, alt)
 	})
 }
 
@@ -74,10 +81,12 @@ func blockCalls(s *engine.Session, f *blockFixture, h uint64) error {
 }
 
 // kvWitnessFixture commits a KV contract holding 10,000 keys in dir and
-// returns that root and a block writing 1,000 more.
-func kvWitnessFixture(b *testing.B, dir string) (merkle.Hash, func(*engine.Session) error) {
+// returns that root, a block writing 1,000 more, and another block writing
+// 1,000 other keys.
+func kvWitnessFixture(b *testing.B, dir string) (merkle.Hash, func(*engine.Session) error, func(*engine.Session) error) {
 	const held, block = 10_000, 1_000
 	keys, vals := kvPairs(held + block)
+	altKeys, altVals := kvPairs(block) // other keys: kvPairs seeds with n
 	e, err := engine.Open(context.Background(), dir, engine.Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
@@ -86,7 +95,7 @@ func kvWitnessFixture(b *testing.B, dir string) (merkle.Hash, func(*engine.Sessi
 	s := newSession(b, e, merkle.EmptyState())
 	defer s.Close()
 	id := deploy(b, s, wasmCode(b, "kv"), engine.DeployOptions{InitArg: u32s(kvLog2Cap(held + block))})
-	put := func(s *engine.Session, from, to int) error {
+	put := func(s *engine.Session, keys, vals [][32]byte, from, to int) error {
 		arg := make([]byte, 0, 4+64*kvPerCall)
 		for i := from; i < to; i += kvPerCall {
 			m := min(kvPerCall, to-i)
@@ -101,10 +110,11 @@ func kvWitnessFixture(b *testing.B, dir string) (merkle.Hash, func(*engine.Sessi
 		}
 		return nil
 	}
-	if err := put(s, 0, held); err != nil {
+	if err := put(s, keys, vals, 0, held); err != nil {
 		b.Fatal(err)
 	}
-	return commit(b, s), func(s *engine.Session) error { return put(s, held, held+block) }
+	return commit(b, s), func(s *engine.Session) error { return put(s, keys, vals, held, held+block) },
+		func(s *engine.Session) error { return put(s, altKeys, altVals, 0, block) }
 }
 
 // medians collects the wall and CPU ns/op of each run of the execution
@@ -135,7 +145,7 @@ func (m medians) get(name string) (wall, cpu float64, ok bool) {
 	return med(0), med(1), true
 }
 
-func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.Session) error) {
+func witnessBench(b *testing.B, dir string, pre merkle.Hash, block, alt func(*engine.Session) error) {
 	ctx := context.Background()
 	runCalls := func(e *engine.Engine, o engine.SessionOptions) (*engine.Session, error) {
 		s, err := e.NewSession(pre, o)
@@ -258,70 +268,105 @@ func witnessBench(b *testing.B, dir string, pre merkle.Hash, block func(*engine.
 	if enc == nil {
 		return
 	}
-	b.Run("replay", func(b *testing.B) {
-		rp, err := engine.NewReplayer(engine.ReplayOptions{Options: engine.Options{Logger: quiet},
-			Code: func(h merkle.Hash) ([]byte, error) { return e.Store().Code(h) }})
+	b.Run("replay", func(b *testing.B) { replayBench(b, e, med, pre, enc) })
+	// The alternate block's witness: same pre-root, other pages.
+	s, err := e.NewSession(pre, engine.SessionOptions{RecordWitness: true}) // untimed
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = alt(s)
+	var wa *witness.Witness
+	if err == nil {
+		wa, err = s.Witness(ctx, engine.WitnessOptions{})
+	}
+	s.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	encAlt, err := wa.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if bytes.Equal(encAlt, enc) {
+		b.Fatal("the alternate block has the same witness")
+	}
+	b.Run("replay-alt", func(b *testing.B) { replayBench(b, e, med, pre, enc, encAlt) })
+}
+
+// replayBench replays the encoded witnesses in turn (from pre) on one
+// Replayer, and reports the phases and the ratios over the node's block
+// (med). With one witness, every replay finds the pages it needs where the
+// last one left them; alternating two blocks' witnesses, each replay drops
+// the other's pages and loads its own, as a verifier's next block would.
+func replayBench(b *testing.B, e *engine.Engine, med medians, pre merkle.Hash, encs ...[]byte) {
+	ctx := context.Background()
+	rp, err := engine.NewReplayer(engine.ReplayOptions{Options: engine.Options{Logger: quiet},
+		Code: func(h merkle.Hash) ([]byte, error) { return e.Store().Code(h) }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rp.Close()
+	for _, enc := range encs { // untimed: compile
+		if _, err := replayOnce(rp, enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	l := lap{thread: true}
+	var sum engine.ReplayTimings
+	var decode time.Duration
+	n := 0
+	for b.Loop() {
+		enc := encs[n%len(encs)]
+		n++
+		l.start()
+		t0 := time.Now()
+		w, err := witness.Decode(enc)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer rp.Close()
-		if _, err := replayOnce(rp, enc, pre, w.PostRoot); err != nil { // untimed: compile
+		decode += time.Since(t0)
+		res, err := rp.Replay(ctx, w, pre, w.PostRoot)
+		l.stop()
+		if err != nil {
 			b.Fatal(err)
 		}
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		l := lap{thread: true}
-		var sum engine.ReplayTimings
-		var decode time.Duration
-		for b.Loop() {
-			l.start()
-			t0 := time.Now()
-			w, err := witness.Decode(enc)
-			if err != nil {
-				b.Fatal(err)
-			}
-			decode += time.Since(t0)
-			res, err := rp.Replay(ctx, w, pre, w.PostRoot)
-			l.stop()
-			if err != nil {
-				b.Fatal(err)
-			}
-			t := res.Timings
-			sum.Check += t.Check
-			sum.Store += t.Store
-			sum.Setup += t.Setup
-			sum.Calls += t.Calls
-			sum.TouchCheck += t.TouchCheck
-			sum.PostRoot += t.PostRoot
+		t := res.Timings
+		sum.Check += t.Check
+		sum.Store += t.Store
+		sum.Setup += t.Setup
+		sum.Calls += t.Calls
+		sum.TouchCheck += t.TouchCheck
+		sum.PostRoot += t.PostRoot
+	}
+	wall, cpu := l.nsPerOp(b)
+	for _, m := range []struct {
+		unit string
+		d    time.Duration
+	}{{"decode", decode}, {"check", sum.Check}, {"store", sum.Store}, {"setup", sum.Setup},
+		{"calls", sum.Calls}, {"touch", sum.TouchCheck}, {"postroot", sum.PostRoot}} {
+		b.ReportMetric(float64(m.d.Nanoseconds())/float64(b.N), m.unit+"-ns/op")
+	}
+	for _, r := range []struct{ unit, name string }{{"calls", "exec-calls"}, {"warm", "exec-warm"}} {
+		if mw, mc, ok := med.get(r.name); ok {
+			b.ReportMetric(wall/mw, "x-"+r.unit)
+			b.ReportMetric(cpu/mc, "cpu-x-"+r.unit)
 		}
-		wall, cpu := l.nsPerOp(b)
-		for _, m := range []struct {
-			unit string
-			d    time.Duration
-		}{{"decode", decode}, {"check", sum.Check}, {"store", sum.Store}, {"setup", sum.Setup},
-			{"calls", sum.Calls}, {"touch", sum.TouchCheck}, {"postroot", sum.PostRoot}} {
-			b.ReportMetric(float64(m.d.Nanoseconds())/float64(b.N), m.unit+"-ns/op")
-		}
-		for _, r := range []struct{ unit, name string }{{"calls", "exec-calls"}, {"warm", "exec-warm"}} {
-			if mw, mc, ok := med.get(r.name); ok {
-				b.ReportMetric(wall/mw, "x-"+r.unit)
-				b.ReportMetric(cpu/mc, "cpu-x-"+r.unit)
-			}
-		}
-		// The node's block: exec-warm, then the synced commit. Wall only:
-		// its CPU leaves out the wait for the disk.
-		ww, _, ok1 := med.get("exec-warm")
-		cw, _, ok2 := med.get("commit")
-		if ok1 && ok2 {
-			b.ReportMetric(wall/(ww+cw), "x-block")
-		}
-	})
+	}
+	// The node's block: exec-warm, then the synced commit. Wall only:
+	// its CPU leaves out the wait for the disk.
+	ww, _, ok1 := med.get("exec-warm")
+	cw, _, ok2 := med.get("commit")
+	if ok1 && ok2 {
+		b.ReportMetric(wall/(ww+cw), "x-block")
+	}
 }
 
-func replayOnce(rp *engine.Replayer, enc []byte, pre, post merkle.Hash) (*engine.ReplayResult, error) {
+func replayOnce(rp *engine.Replayer, enc []byte) (*engine.ReplayResult, error) {
 	w, err := witness.Decode(enc)
 	if err != nil {
 		return nil, err
 	}
-	return rp.Replay(context.Background(), w, pre, post)
+	return rp.Replay(context.Background(), w, w.PreRoot, w.PostRoot)
 }

@@ -22,9 +22,12 @@ const (
 // drops the old store with its dead instances, if there are enough of
 // them. It runs between top-level calls only.
 func (s *Session) recycle() error {
-	if s.wstore == nil || len(s.frames) > 0 || s.instances-len(s.contracts) < recycleDead {
+	if s.wstore == nil || len(s.frames) > 0 || s.instances-len(s.contracts)-s.replay.keptCount() < recycleDead {
 		return nil
 	}
+	// A replay's kept instances (replaypool.go) live in the old store:
+	// they go with it, and their contracts load anew.
+	s.replay.dropKept()
 	ids := s.changedIDs(func(*contract) bool { return true })
 	for _, id := range ids {
 		c := s.contracts[id]

@@ -181,10 +181,10 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 	}
 	t1 := time.Now()
 	tm.Check = t1.Sub(t0)
-	// Objects: per contract its path's nodes, globals and owner; per page
-	// itself and its share of the nodes below the paths' meeting points.
-	b := pagestore.NewPartial((merkle.MemoryTreeHeight+2)*len(w.Contracts) + 2*w.PageCount() + len(w.State.Nodes) + len(w.Code) + 8)
-	w.Expand(b)
+	// Objects: per contract its globals and owner, its pages, the state
+	// paths' nodes and the code; no memory node (replayObjects).
+	b := pagestore.NewPartial(2*len(w.Contracts) + w.PageCount() + len(w.State.Nodes) + len(w.Code) + 8)
+	w.Expand(replayObjects{b})
 	if err := addCode(b, w, ck, rp.code); err != nil {
 		return nil, err
 	}
@@ -268,6 +268,16 @@ func (rp *Replayer) Replay(ctx context.Context, w *witness.Witness, pre, post me
 	accepted = true
 	return res, nil
 }
+
+// replayObjects stages a checked witness's objects in a partial store,
+// but for its memory-tree nodes: a loaded contract's memory tree is built
+// from its checked proof (replayer.memTree) and holds every node the
+// proof holds, so the store would only be asked for nodes the witness
+// lacks, which fail there as here (merkle.ErrMissingNode). Staging them
+// was a third of the store's cost.
+type replayObjects struct{ *pagestore.Partial }
+
+func (replayObjects) PutMemoryNode(h, left, right merkle.Hash) {}
 
 // replayErr classifies an engine error met while replaying: a missing
 // object means the witness lacks what the execution needed.

@@ -111,3 +111,24 @@ func (r *replayer) reuse(s *Session, leaf merkle.ContractLeaf) (*contract, error
 	}
 	return c, nil
 }
+
+// keptCount is the number of kept instances not loaded yet (0 for nil: a
+// session that does not replay).
+func (r *replayer) keptCount() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.kept)
+}
+
+// dropKept releases the kept instances not loaded yet, before the store
+// holding them goes (Session.recycle).
+func (r *replayer) dropKept() {
+	if r == nil {
+		return
+	}
+	for _, c := range r.kept {
+		c.close()
+	}
+	r.kept = nil
+}

@@ -35,6 +35,8 @@ type presentTracker struct {
 	start map[uint64][]byte
 	// seen: the contents at the last Collect of each page reported since.
 	seen map[uint64][]byte
+	// free: page copies to reuse for seen.
+	free [][]byte
 	// buf holds the populated pages as of the last Collect, if scanned.
 	buf     []uint64
 	scanned bool
@@ -51,11 +53,35 @@ func (r *replayer) presentTracker(c *contract, base unsafe.Pointer, length uint6
 	if !ok || c.isNew || len(pages) > presentTrackMax {
 		return nil
 	}
-	t := &presentTracker{freshMemory: newFreshMemory(c, base, length), length: length, start: pages, seen: map[uint64][]byte{}}
+	t := &presentTracker{freshMemory: newFreshMemory(c, base, length), length: length, start: pages}
+	if old, ok := c.tracker.(*presentTracker); ok && old.closed {
+		// The closed tracker this one replaces (the last replay's, or
+		// before a reload) hands on its page copies and map.
+		for _, b := range old.seen {
+			t.free = append(t.free, b)
+		}
+		t.seen, old.seen = old.seen, nil
+		clear(t.seen)
+	}
+	if t.seen == nil {
+		t.seen = map[uint64][]byte{}
+	}
 	for i, p := range c.pages { // a reload: the session's copies differ from the witness
-		t.seen[i] = bytes.Clone(p)
+		t.seen[i] = t.copyOf(p)
 	}
 	return t
+}
+
+// copyOf returns a copy of page, in a page from free if there is one.
+func (t *presentTracker) copyOf(page []byte) []byte {
+	n := len(t.free)
+	if n == 0 {
+		return bytes.Clone(page)
+	}
+	b := t.free[n-1]
+	t.free = t.free[:n-1]
+	copy(b, page)
+	return b
 }
 
 func (t *presentTracker) Name() string { return "present" }
@@ -100,7 +126,7 @@ func (t *presentTracker) Collect(dst []uint64) ([]uint64, error) {
 		if s, ok := t.seen[i]; ok {
 			copy(s, cur)
 		} else {
-			t.seen[i] = bytes.Clone(cur)
+			t.seen[i] = t.copyOf(cur)
 		}
 		dst = append(dst, i)
 	}
@@ -195,9 +221,18 @@ func resetMemory(c *contract, mem []byte, pages map[uint64][]byte, buf []uint64)
 			return buf, err
 		}
 	}
-	buf, err := dirty.Present(buf[:0], base, uint64(len(mem)))
-	if err != nil {
-		return buf, err
+	// A present tracker scanned the memory as the last frame ended, and
+	// nothing populates a page outside frames (presentTracker.populated):
+	// that scan is still the memory's.
+	var scanned bool
+	if t, ok := c.tracker.(*presentTracker); ok && uint64(len(mem)) <= t.length {
+		buf, scanned = t.populated(buf[:0], uint64(len(mem)))
+	}
+	if !scanned {
+		var err error
+		if buf, err = dirty.Present(buf[:0], base, uint64(len(mem))); err != nil {
+			return buf, err
+		}
 	}
 	held := func(p uint64) bool { _, ok := pages[p]; return ok }
 	for i := 0; i < len(buf); {

@@ -110,17 +110,45 @@ func storeCode(e *Engine) CodeSource {
 	return func(h merkle.Hash) ([]byte, error) { return e.store.Code(h) }
 }
 
+// testReplayer is a Replayer with code from e's store, closed at the
+// test's end.
+func testReplayer(t testing.TB, e *Engine) *Replayer {
+	t.Helper()
+	rp, err := NewReplayer(ReplayOptions{Options: Options{Logger: quiet}, Code: storeCode(e)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rp.Close() })
+	return rp
+}
+
+// dropPage0 replaces the memory proof of contract id in w with a valid
+// proof of its pages but page 0 (which every call reads: the argument
+// buffer).
+func dropPage0(t testing.TB, e *Engine, pre merkle.Hash, w *witness.Witness, id merkle.ContractID) {
+	t.Helper()
+	c := w.Contracts[id]
+	leaf, _, err := merkle.NewStateTree(pre, e.store).Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Memory.Pages[0] != 0 {
+		t.Fatalf("page 0 not in the witness: %v", c.Memory.Pages[:4])
+	}
+	mp, err := merkle.ProveMemoryPages(merkle.NewMemTree(leaf.MemoryRoot, e.store), e.store.Page, c.Memory.Pages[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Memory = *mp
+}
+
 // TestWitnessReplay: a recorded block replays to exactly its post-root,
 // through the binary encoding, with code from the witness or from a code
 // source, for several random blocks.
 func TestWitnessReplay(t *testing.T) {
 	e := witnessEngine(t, Options{})
 	pre, ids := witnessBase(t, e)
-	rp, err := NewReplayer(ReplayOptions{Options: Options{Logger: quiet}, Code: storeCode(e)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rp.Close()
+	rp := testReplayer(t, e)
 	for seed := uint64(1); seed <= 6; seed++ {
 		w := recordBlock(t, e, pre, ids, seed, WitnessOptions{IncludeCode: seed%2 == 0})
 		enc, err := w.MarshalBinary()
@@ -223,25 +251,7 @@ func TestWitnessTamper(t *testing.T) {
 	})
 	mutate("gas", witness.ErrMismatch, func(w *witness.Witness) { w.Ops[0].GasSpent++ })
 	mutate("dropped op", witness.ErrMismatch, func(w *witness.Witness) { w.Ops = w.Ops[:len(w.Ops)-1] })
-	mutate("dropped page", witness.ErrIncomplete, func(w *witness.Witness) {
-		// A valid proof of fewer pages: without page 0, which every
-		// call reads (the argument buffer).
-		c := w.Contracts[pw]
-		st := merkle.NewStateTree(pre, e.store)
-		leaf, _, err := st.Get(pw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Memory.Pages[0] != 0 {
-			t.Fatalf("page 0 not in the witness: %v", c.Memory.Pages[:4])
-		}
-		idx := c.Memory.Pages[1:]
-		mp, err := merkle.ProveMemoryPages(merkle.NewMemTree(leaf.MemoryRoot, e.store), e.store.Page, idx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Memory = *mp
-	})
+	mutate("dropped page", witness.ErrIncomplete, func(w *witness.Witness) { dropPage0(t, e, pre, w, pw) })
 	mutate("dropped contract", witness.ErrIncomplete, func(w *witness.Witness) { delete(w.Contracts, ids["counter"]) })
 	// Random byte flips anywhere: a typed error, or (a flip in an input
 	// the result does not depend on, such as a gas limit that was not
@@ -481,5 +491,51 @@ func TestWitnessFailedFrameReads(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWitnessReplayerAlternates: one Replayer, blocks from the same
+// pre-root alternating (each replay reuses the instances the last one
+// kept, whose memories hold the other block's pages), every one accepted;
+// and after an accepted replay, a witness without a page the kept memory
+// has populated, which the execution reads, is incomplete.
+func TestWitnessReplayerAlternates(t *testing.T) {
+	e := witnessEngine(t, Options{})
+	pre, ids := witnessBase(t, e)
+	rp := testReplayer(t, e)
+	ctx := context.Background()
+	var encs [][]byte
+	for seed := uint64(1); seed <= 3; seed++ {
+		enc, err := recordBlock(t, e, pre, ids, seed, WitnessOptions{}).MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		encs = append(encs, enc)
+	}
+	replay := func(enc []byte, f func(*witness.Witness)) error {
+		w, err := witness.Decode(append([]byte(nil), enc...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f != nil {
+			f(w)
+		}
+		_, err = rp.Replay(ctx, w, pre, w.PostRoot)
+		return err
+	}
+	for i := 0; i < 9; i++ {
+		if err := replay(encs[i%len(encs)], nil); err != nil {
+			t.Fatalf("replay %d (block %d): %v", i, i%len(encs)+1, err)
+		}
+	}
+	pw := ids["pagewriter"]
+	for i, enc := range encs {
+		if err := replay(encs[(i+1)%len(encs)], nil); err != nil { // the pool holds page 0 populated
+			t.Fatal(err)
+		}
+		err := replay(enc, func(w *witness.Witness) { dropPage0(t, e, pre, w, pw) })
+		if !errors.Is(err, witness.ErrIncomplete) {
+			t.Fatalf("block %d without page 0 of the pagewriter: %v", i+1, err)
+		}
 	}
 }

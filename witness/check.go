@@ -43,6 +43,7 @@ func (w *Witness) Check() (*Checked, error) {
 		if !ok { // Decode puts entries only under present ids
 			return nil, fmt.Errorf("%w: contract %s is absent but has an entry", ErrInvalid, id)
 		}
+		c.checked = false
 		if merkle.DomainGlobals.Sum(c.Globals) != leaf.GlobalsHash {
 			return nil, fmt.Errorf("%w: globals of %s do not match its leaf", ErrInvalid, id)
 		}
@@ -61,6 +62,7 @@ func (w *Witness) Check() (*Checked, error) {
 				return nil, fmt.Errorf("%w: page %d of %s lies past its %d-byte memory but is not zero", ErrInvalid, p, id, leaf.MemoryLen)
 			}
 		}
+		c.globalsHash, c.ownerHash, c.checked = leaf.GlobalsHash, leaf.OwnerHash, true
 	}
 	for h := range w.Code {
 		if !w.usesCode(ck, h) {
@@ -102,7 +104,11 @@ func (w *Witness) Expand(dst Objects) {
 	w.State.Expand(dst)
 	for _, c := range w.Contracts {
 		c.Memory.Expand(dst, dst.PutPage)
-		dst.PutGlobals(merkle.DomainGlobals.Sum(c.Globals), c.Globals)
-		dst.PutOwner(merkle.HashOwner(c.Owner), c.Owner)
+		gh, oh := c.globalsHash, c.ownerHash // hashed by Check: not again
+		if !c.checked {
+			gh, oh = merkle.DomainGlobals.Sum(c.Globals), merkle.HashOwner(c.Owner)
+		}
+		dst.PutGlobals(gh, c.Globals)
+		dst.PutOwner(oh, c.Owner)
 	}
 }

@@ -76,6 +76,10 @@ type Contract struct {
 	// pre-root. Pages at or past the memory's length are zero there; they
 	// are included when the session wrote them after growing the memory.
 	Memory merkle.MemoryMultiProof
+
+	// The globals' and owner's hashes as Check verified them, for Expand.
+	globalsHash, ownerHash merkle.Hash
+	checked                bool
 }
 
 // OpKind tells what an operation was.
