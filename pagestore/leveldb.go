@@ -32,11 +32,15 @@ import (
 //     level 1, so each level-0 compaction rewrites the whole of level 1:
 //     waiting for 32 tables rewrites it an eighth as often (process CPU per
 //     changed page over 400 commits of 256 pages: 22.8 µs at 4 tables, 17.2
-//     at 16; over 2,000 commits 21.1 at 16, 18.9 at 32). A read checks each
-//     level-0 table's bloom filter first.
+//     at 16; over 2,000 commits, medians of 3: 21.2 at 16, 18.2 at 32).
+//     A read checks each level-0 table's bloom filter first. More tables
+//     with a smaller buffer (4 MiB, 48 tables) made the commits cheaper
+//     over 80 commits but dearer over 2,000: goleveldb merges its inputs
+//     by scanning every one of them per key.
 //   - 16 KiB blocks (default 4 KiB): a compaction reads its input tables a
-//     block per system call, and at 4 KiB those reads were a fifth of its
-//     CPU. A point read decodes 16 KiB instead of 4 (cold first calls,
+//     block per system call and allocation, and at 4 KiB those reads were
+//     a fifth of its CPU (over 2,000 commits: 18.2 µs per changed page at 4 KiB, 17.4 at
+//     16). A point read decodes 16 KiB instead of 4 (cold first calls,
 //     BenchmarkFirstCall, unchanged).
 //   - Level 1 of 320 MiB (default 10 MiB), x10 per level above it: a level 1
 //     much larger than a level-0 compaction's input keeps the tree shallow
