@@ -65,10 +65,12 @@ import (
 //
 // Bytes written to disk per logical byte, compaction included
 // (BenchmarkWriteAmp in bench/writeamp_test.go: 100,000 new pages in 100
-// synced batches of 1,000; one run each, 1 Dec 2026): random pages 4.0 as
-// with the options and format before (32 MiB buffer, trigger 4, pages
-// stored whole), heap-like pages 1.1 (was 2.3; disk used 0.41 x logical,
-// was 0.46), at 237 MB/s of commits (was 210).
+// synced batches of 1,000; one run each, 1 Dec 2026): random pages 2.7
+// (4.0 with level-0 compaction at 16 tables and 4 KiB blocks, as with the
+// options and format before them: 32 MiB buffer, trigger 4, pages stored
+// whole), heap-like pages 0.81 (1.1 at 16 tables, 2.3 before; disk used
+// 0.40 x logical, was 0.46), at 150 and 207 MB/s of commits (168 and 227
+// at 16 tables, in the same one-run comparison: bench/out/i10s2-writeamp-*).
 //
 // OpenLevelDB also writes table files through a buffer (tablefiles.go).
 func LevelDBOptions() *opt.Options {
