@@ -27,12 +27,21 @@ import (
 //     into: since pages are stored compressed, a 32 MiB memtable held four
 //     times the records and each insert walked colder nodes (the committing
 //     thread's CPU per changed page went from 14 to 22 µs, BenchmarkCommitDisk).
-//   - Level-0 compaction at 16 tables (default 4; writes slowed at 32 and
-//     paused at 48). Random keys make every level-0 table overlap all of
+//   - Level-0 compaction at 32 tables (default 4; writes slowed at 48 and
+//     paused at 64). Random keys make every level-0 table overlap all of
 //     level 1, so each level-0 compaction rewrites the whole of level 1:
-//     waiting for 16 tables rewrites it a quarter as often (process CPU per
+//     waiting for 32 tables rewrites it an eighth as often (process CPU per
 //     changed page over 400 commits of 256 pages: 22.8 µs at 4 tables, 17.2
-//     at 16). A read checks each level-0 table's bloom filter first.
+//     at 16; over 2,000 commits, medians of 3: 21.2 at 16, 18.2 at 32).
+//     A read checks each level-0 table's bloom filter first. More tables
+//     with a smaller buffer (4 MiB, 48 tables) made the commits cheaper
+//     over 80 commits but dearer over 2,000: goleveldb merges its inputs
+//     by scanning every one of them per key.
+//   - 16 KiB blocks (default 4 KiB): a compaction reads its input tables a
+//     block per system call and allocation, and at 4 KiB those reads were
+//     a fifth of its CPU (over 2,000 commits: 18.2 µs per changed page at 4 KiB, 17.4 at
+//     16). A point read decodes 16 KiB instead of 4 (cold first calls,
+//     BenchmarkFirstCall, unchanged).
 //   - Level 1 of 320 MiB (default 10 MiB), x10 per level above it: a level 1
 //     much larger than a level-0 compaction's input keeps the tree shallow
 //     (100 MiB measured worse).
@@ -56,18 +65,20 @@ import (
 //
 // Bytes written to disk per logical byte, compaction included
 // (BenchmarkWriteAmp in bench/writeamp_test.go: 100,000 new pages in 100
-// synced batches of 1,000; one run each, 1 Dec 2026): random pages 4.0 as
-// with the options and format before (32 MiB buffer, trigger 4, pages
-// stored whole), heap-like pages 1.1 (was 2.3; disk used 0.41 x logical,
-// was 0.46), at 237 MB/s of commits (was 210).
+// synced batches of 1,000; one run each, 1 Dec 2026): random pages 2.7
+// (4.0 with level-0 compaction at 16 tables and 4 KiB blocks, as with the
+// options and format before them: 32 MiB buffer, trigger 4, pages stored
+// whole), heap-like pages 0.81 (1.1 at 16 tables, 2.3 before; disk used
+// 0.40 x logical, was 0.46), at 150 and 207 MB/s of commits (168 and 227
+// at 16 tables, in the same one-run comparison: bench/out/i10s2-writeamp-*).
 //
 // OpenLevelDB also writes table files through a buffer (tablefiles.go).
 func LevelDBOptions() *opt.Options {
 	return &opt.Options{
 		WriteBuffer:            8 * opt.MiB,
-		CompactionL0Trigger:    16,
-		WriteL0SlowdownTrigger: 32,
-		WriteL0PauseTrigger:    48,
+		CompactionL0Trigger:    32,
+		WriteL0SlowdownTrigger: 48,
+		WriteL0PauseTrigger:    64,
 		CompactionTableSize:    32 * opt.MiB,
 		CompactionTotalSize:    320 * opt.MiB,
 		Compression:            opt.SnappyCompression,
@@ -75,6 +86,7 @@ func LevelDBOptions() *opt.Options {
 		BlockCacheCapacity:     32 * opt.MiB,
 		DisableSeeksCompaction: true,
 		DisableBufferPool:      true,
+		BlockSize:              16 * opt.KiB,
 	}
 }
 

@@ -1,7 +1,9 @@
 package pagestore
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 
 	"github.com/golang/snappy"
 	"github.com/wasmstate/wasmstate/merkle"
@@ -43,6 +45,10 @@ func encodePage(scratch, page []byte) (stored, newScratch []byte) {
 		scratch = make([]byte, n)
 	}
 	scratch = scratch[:n]
+	if c, ok := encodeSparse(scratch[1:1], page); ok {
+		scratch[0] = pageSnappy
+		return scratch[:1+len(c)], scratch
+	}
 	c := snappy.Encode(scratch[1:], page)
 	if 1+len(c) >= len(page) {
 		return page, scratch
@@ -73,4 +79,104 @@ func decodePage(v []byte) ([]byte, error) {
 		return nil, fmt.Errorf("compressed page: %v", err)
 	}
 	return p, nil
+}
+
+// maxSparseLiteral bounds the non-zero bytes of a page that encodeSparse
+// encodes: beyond it, snappy's search for repeats may find what a zero-run
+// encoding cannot.
+const maxSparseLiteral = 128
+
+// encodeSparse appends to dst the snappy block encoding of page (a
+// multiple of 8 bytes long) when its non-zero 8-byte words are at most
+// maxSparseLiteral bytes: the non-zero bytes as literals, and each run of
+// more than 4 zeros as copies of the zero byte before it (offset 1). That
+// is about what snappy.Encode makes of such a page, at a tenth of the CPU:
+// snappy hashes its way through every run of zeros (1.7 µs a page, a tenth
+// of a leveldb commit's CPU per changed page, BenchmarkCommitDisk). Any
+// snappy decoder reads it.
+func encodeSparse(dst, page []byte) ([]byte, bool) {
+	n := len(page)
+	if n%8 != 0 || n == 0 {
+		return nil, false
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	// The pending literal is page[lit:end]; zeros follow it up to the
+	// next non-zero byte. lit < 0: nothing pending (only zeros so far).
+	lit, end := -1, 0
+	flush := func(next int) {
+		z := next - end
+		switch {
+		case lit < 0 && z == 0:
+			lit = 0
+		case z <= 4:
+			// Zeros kept in the literal cost fewer bytes than a copy
+			// and a new literal's tag.
+			if lit < 0 {
+				lit = 0
+			}
+		default:
+			if lit < 0 {
+				lit = 0
+			}
+			dst = appendLiteral(dst, page[lit:end+1]) // with the run's first zero
+			dst = appendZeroCopies(dst, z-1)
+			lit = next
+		}
+	}
+	nonzero := 0
+	for o := 0; o+8 <= n; {
+		if o+32 <= n {
+			w := page[o : o+32]
+			if binary.LittleEndian.Uint64(w)|binary.LittleEndian.Uint64(w[8:])|
+				binary.LittleEndian.Uint64(w[16:])|binary.LittleEndian.Uint64(w[24:]) == 0 {
+				o += 32
+				continue
+			}
+		}
+		v := binary.LittleEndian.Uint64(page[o:])
+		if v != 0 {
+			if nonzero += 8; nonzero > maxSparseLiteral {
+				return nil, false
+			}
+			flush(o + bits.TrailingZeros64(v)/8)
+			end = o + 8 - bits.LeadingZeros64(v)/8
+		}
+		o += 8
+	}
+	flush(n)
+	if lit < n {
+		dst = appendLiteral(dst, page[lit:n])
+	}
+	return dst, true
+}
+
+// appendLiteral appends a snappy literal element of lit (1 to 65,536
+// bytes; nothing when empty).
+func appendLiteral(dst, lit []byte) []byte {
+	switch n := len(lit) - 1; {
+	case n < 0:
+		return dst
+	case n < 60:
+		dst = append(dst, byte(n)<<2)
+	case n < 1<<8:
+		dst = append(dst, 60<<2, byte(n))
+	default:
+		dst = append(dst, 61<<2, byte(n), byte(n>>8))
+	}
+	return append(dst, lit...)
+}
+
+// appendZeroCopies appends snappy copy elements of n bytes at offset 1.
+func appendZeroCopies(dst []byte, n int) []byte {
+	for n > 64 {
+		dst = append(dst, 63<<2|2, 1, 0) // copy, 2-byte offset, length 64
+		n -= 64
+	}
+	switch {
+	case n >= 4 && n <= 11:
+		dst = append(dst, byte(n-4)<<2|1, 1) // copy, 1-byte offset
+	case n > 0:
+		dst = append(dst, byte(n-1)<<2|2, 1, 0)
+	}
+	return dst
 }
