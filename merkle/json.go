@@ -44,6 +44,19 @@ func leafToJSON(l *ContractLeaf) *jsonLeaf {
 	}
 }
 
+// emptyMemoryAt gives, for the i-th memory sibling of a proof whose
+// sibling slots have the heights slots, the empty subtree's hash at that
+// height (the JSON form writes such a sibling as null); past the slots,
+// the zero hash (a decoder then rejects the sibling count).
+func emptyMemoryAt(slots []uint8) func(i int) Hash {
+	return func(i int) Hash {
+		if i < len(slots) {
+			return emptyMemory[slots[i]]
+		}
+		return Hash{}
+	}
+}
+
 func hashesToJSON(hs []Hash, empty func(i int) Hash) []*string {
 	out := make([]*string, len(hs))
 	for i, h := range hs {
@@ -86,5 +99,5 @@ func (p *RangeProof) MarshalJSON() ([]byte, error) {
 	off, n := p.Offset, p.Length
 	return json.Marshal(jsonProof{Version: ProofVersion, Kind: "range", Leaf: leafToJSON(&p.Leaf),
 		StatePath: hashesToJSON(p.Path.Siblings, emptyState), Offset: &off, Length: &n, Pages: pages,
-		MemorySiblings: hashesToJSON(p.MemorySiblings, func(i int) Hash { return emptyMemory[slots[i]] })})
+		MemorySiblings: hashesToJSON(p.MemorySiblings, emptyMemoryAt(slots))})
 }

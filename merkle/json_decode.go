@@ -307,12 +307,7 @@ func jsonRange(o jsonObject) (*RangeProof, error) {
 		return nil, err
 	}
 	slots := memorySlotHeights(first, last)
-	sibs, err := jsonHashes(o["memory_siblings"], "memory_siblings", func(i int) Hash {
-		if i < len(slots) {
-			return emptyMemory[slots[i]]
-		}
-		return Hash{}
-	})
+	sibs, err := jsonHashes(o["memory_siblings"], "memory_siblings", emptyMemoryAt(slots))
 	if err != nil {
 		return nil, err
 	}

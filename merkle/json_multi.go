@@ -75,7 +75,7 @@ func (p *MultiProof) MarshalJSON() ([]byte, error) {
 			}
 		}
 		j.Memories[k] = jsonMultiMemory{Pages: pages,
-			MemorySiblings: hashesToJSON(m.Siblings, func(i int) Hash { return emptyMemory[slots[i]] })}
+			MemorySiblings: hashesToJSON(m.Siblings, emptyMemoryAt(slots))}
 	}
 	return json.Marshal(j)
 }
@@ -206,12 +206,7 @@ func jsonMultiMemoryValue(raw []byte, what string, set []uint64) (*MemoryMultiPr
 		return nil, err
 	}
 	slots := multiSlotHeights(set)
-	sibs, err := jsonHashes(mo["memory_siblings"], what+".memory_siblings", func(i int) Hash {
-		if i < len(slots) {
-			return emptyMemory[slots[i]]
-		}
-		return Hash{}
-	})
+	sibs, err := jsonHashes(mo["memory_siblings"], what+".memory_siblings", emptyMemoryAt(slots))
 	if err != nil {
 		return nil, err
 	}
