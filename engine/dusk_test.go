@@ -160,14 +160,7 @@ func TestDuskContracts(t *testing.T) {
 	}
 	if w != nil {
 		// Dusk's contracts replay from their witness alone, to the same root.
-		enc, err := w.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		w2, err := witness.Decode(enc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		w2, enc := throughBytes(t, w)
 		res, err := Replay(context.Background(), w2, root1, root2, ReplayOptions{Options: Options{Logger: quiet},
 			Code: func(h merkle.Hash) ([]byte, error) { return e.store.Code(h) }})
 		if err != nil {

@@ -122,6 +122,21 @@ func testReplayer(t testing.TB, e *Engine) *Replayer {
 	return rp
 }
 
+// throughBytes encodes w and decodes it again, as a replayer elsewhere
+// receives it: the decoded witness, and the encoding.
+func throughBytes(t testing.TB, w *witness.Witness) (*witness.Witness, []byte) {
+	t.Helper()
+	enc, err := w.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := witness.Decode(enc)
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	return w2, enc
+}
+
 // dropPage0 replaces the memory proof of contract id in w with a valid
 // proof of its pages but page 0 (which every call reads: the argument
 // buffer).
@@ -151,14 +166,7 @@ func TestWitnessReplay(t *testing.T) {
 	rp := testReplayer(t, e)
 	for seed := uint64(1); seed <= 6; seed++ {
 		w := recordBlock(t, e, pre, ids, seed, WitnessOptions{IncludeCode: seed%2 == 0})
-		enc, err := w.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		w2, err := witness.Decode(enc)
-		if err != nil {
-			t.Fatalf("seed %d: decode: %v", seed, err)
-		}
+		w2, enc := throughBytes(t, w)
 		if enc2, _ := w2.MarshalBinary(); string(enc2) != string(enc) {
 			t.Fatalf("seed %d: re-encoding differs", seed)
 		}
@@ -324,14 +332,7 @@ func TestWitnessReplayScript(t *testing.T) {
 	if w.PostRoot != roots[len(roots)-1] {
 		t.Fatalf("witness post-root %s, script ended at %s", w.PostRoot, roots[len(roots)-1])
 	}
-	enc, err := w.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w2, err := witness.Decode(enc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w2, enc := throughBytes(t, w)
 	res, err := Replay(context.Background(), w2, merkle.EmptyState(), w.PostRoot, ReplayOptions{})
 	if err != nil {
 		t.Fatalf("replay: %v", err)
