@@ -9,7 +9,7 @@ import (
 	"github.com/wasmstate/wasmstate/merkle"
 )
 
-// Stored page encoding (format version 2, SPEC.md §15). A page is stored
+// Stored page encoding (format version 2, SPEC.md §8). A page is stored
 // under the hash of its PageSize bytes either as those bytes or, when that
 // is shorter, compressed: the tag pageSnappy followed by the snappy block
 // encoding of the page. The two cannot be confused: a compressed value is
